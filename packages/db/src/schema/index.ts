@@ -1,0 +1,7 @@
+import type { CoreTables } from './core.js';
+
+/**
+ * Every table the app reads or writes. Each domain declares its tables in a file of its own here
+ * and adds its interface to this list, so that one `Kysely<DB>` types every query.
+ */
+export interface DB extends CoreTables {}

@@ -1,0 +1,22 @@
+import { sql } from 'kysely';
+import type { Database, Tx } from './pools.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Runs `fn` in a transaction whose row-level-security context is `tenantId`.
+ * `set_config(..., true)` is transaction-local, so a pooled connection never carries
+ * one tenant's context into another request.
+ */
+export async function withTenant<T>(db: Database, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  if (!UUID.test(tenantId)) throw new Error('withTenant: tenant id must be a UUID');
+  return db.transaction().execute(async (tx) => {
+    await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
+    return fn(tx);
+  });
+}
+
+/** True when `value` is a canonical UUID string; use before sending an id from a request to Postgres. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
