@@ -24,7 +24,12 @@ describe('tenancy guard rails', () => {
   });
 
   it('the app role is not a superuser, cannot bypass RLS and owns no table', async () => {
-    const { rows } = await sql<{ rolsuper: boolean; rolbypassrls: boolean; rolcreaterole: boolean; owned: number }>`
+    const { rows } = await sql<{
+      rolsuper: boolean;
+      rolbypassrls: boolean;
+      rolcreaterole: boolean;
+      owned: number;
+    }>`
       select r.rolsuper, r.rolbypassrls, r.rolcreaterole,
              (select count(*)::int from pg_class c where c.relowner = r.oid) as owned
       from pg_roles r where r.rolname = ${APP_ROLE}`.execute(t.owner);

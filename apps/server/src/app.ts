@@ -1,5 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Clock, Database, IdSource } from '@ampora/db';
 import type { Config } from './config/index.js';
@@ -27,13 +26,13 @@ export type App = FastifyInstance;
 /** Builds the operator-facing HTTP app (REST API, probes, metrics) without listening. */
 export async function build(deps: AppDeps): Promise<App> {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.http.bodyLimitBytes,
     trustProxy: parseTrustedProxies(deps.config.http.trustedProxies),
     genReqId: () => deps.ids.uuid(),
     requestIdHeader: false,
     return503OnClosing: true,
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  });
 
   installProblemHandlers(app);
   installRouteAccess(app, deps.access ?? (() => denyAll));

@@ -72,7 +72,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   } catch (err) {
     // The package rejects with `undefined` on a busy port or a locked data directory; say what happened.
     const reason = err instanceof Error ? err.message : lines.slice(-5).join(' | ') || 'no output';
-    throw new Error(`embedded PostgreSQL failed to start in ${options.dataDir} on port ${options.port}: ${reason}`);
+    throw new Error(
+      `embedded PostgreSQL failed to start in ${options.dataDir} on port ${options.port}: ${reason}`,
+    );
   }
 
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/postgres`;

@@ -1,7 +1,8 @@
 import Type, { type Static } from 'typebox';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
-const Seconds = (def: number, min = 0, max = 86_400 * 365) => Type.Integer({ default: def, minimum: min, maximum: max });
+const Seconds = (def: number, min = 0, max = 86_400 * 365) =>
+  Type.Integer({ default: def, minimum: min, maximum: max });
 
 /**
  * The whole configuration. Each leaf is settable as an environment variable named after its path
@@ -15,7 +16,12 @@ export const ConfigSchema = Type.Object(
     /** Where local mode keeps its embedded database, master key and generated material. */
     dataDir: Type.String({ default: '.data', minLength: 1 }),
     log: Type.Object(
-      { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' }) },
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+      },
       { default: {} },
     ),
     http: Type.Object(

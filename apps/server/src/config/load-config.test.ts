@@ -21,7 +21,11 @@ describe('configuration', () => {
   });
 
   it('reads and coerces environment variables, single or double underscore', () => {
-    const c = loadConfig({ AMPORA_HTTP_PORT: '9000', AMPORA_OPAMP__MAX_MESSAGE_BYTES: '2048', AMPORA_API_INSECURE_NO_AUTH: 'true' });
+    const c = loadConfig({
+      AMPORA_HTTP_PORT: '9000',
+      AMPORA_OPAMP__MAX_MESSAGE_BYTES: '2048',
+      AMPORA_API_INSECURE_NO_AUTH: 'true',
+    });
     expect(c.http.port).toBe(9000);
     expect(c.opamp.maxMessageBytes).toBe(2048);
     expect(c.api.insecureNoAuth).toBe(true);
@@ -43,7 +47,9 @@ describe('configuration', () => {
   it('names the bad key: wrong type, out of range, unknown variable, unknown file key', () => {
     expect(() => loadConfig({ AMPORA_HTTP_PORT: 'abc' })).toThrow(/AMPORA_HTTP_PORT/);
     expect(() => loadConfig({ AMPORA_HTTP_PORT: '70000' })).toThrow(/AMPORA_HTTP_PORT/);
-    expect(() => loadConfig({ AMPORA_OPAMP_MAX_MESAGE_BYTES: '1' })).toThrow(/AMPORA_OPAMP_MAX_MESAGE_BYTES: unknown setting/);
+    expect(() => loadConfig({ AMPORA_OPAMP_MAX_MESAGE_BYTES: '1' })).toThrow(
+      /AMPORA_OPAMP_MAX_MESAGE_BYTES: unknown setting/,
+    );
     expect(() => loadConfig({ AMPORA_MODE: 'prod' })).toThrow(ConfigError);
     const dir = mkdtempSync(path.join(tmpdir(), 'ampora-cfg-'));
     const file = path.join(dir, 'bad.yaml');
@@ -52,7 +58,9 @@ describe('configuration', () => {
   });
 
   it('production mode refuses missing essentials and development switches, naming each', () => {
-    const report = checkSafety(loadConfig({ AMPORA_MODE: 'production', AMPORA_API_INSECURE_NO_AUTH: 'true' }));
+    const report = checkSafety(
+      loadConfig({ AMPORA_MODE: 'production', AMPORA_API_INSECURE_NO_AUTH: 'true' }),
+    );
     expect(report.refusals.join('\n')).toMatch(/AMPORA_KEY_PROTECTION_MASTER_KEY/);
     expect(report.refusals.join('\n')).toMatch(/DATABASE_URL/);
     expect(report.refusals.join('\n')).toMatch(/AMPORA_API_INSECURE_NO_AUTH/);

@@ -29,7 +29,8 @@ function coerce(raw: string, schema: TSchema, env: string): unknown {
   const type = (schema as { type?: string }).type;
   if (type === 'integer' || type === 'number') {
     const n = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`${env}: expected a number, got "${raw}"`);
+    if (raw.trim() === '' || !Number.isFinite(n))
+      throw new ConfigError(`${env}: expected a number, got "${raw}"`);
     return n;
   }
   if (type === 'boolean') {

@@ -21,12 +21,19 @@ export function checkSafety(config: Config): SafetyReport {
   };
 
   if (production && !config.keyProtection.masterKey) {
-    refusals.push('AMPORA_KEY_PROTECTION_MASTER_KEY is required in production mode (base64 of 32 random bytes)');
+    refusals.push(
+      'AMPORA_KEY_PROTECTION_MASTER_KEY is required in production mode (base64 of 32 random bytes)',
+    );
   }
   if (production && !config.database.url) {
-    refusals.push('AMPORA_DATABASE_URL (or DATABASE_URL) is required in production mode; embedded Postgres is for local mode');
+    refusals.push(
+      'AMPORA_DATABASE_URL (or DATABASE_URL) is required in production mode; embedded Postgres is for local mode',
+    );
   }
-  flag(config.api.insecureNoAuth, 'AMPORA_API_INSECURE_NO_AUTH=true serves the operator API without authentication');
+  flag(
+    config.api.insecureNoAuth,
+    'AMPORA_API_INSECURE_NO_AUTH=true serves the operator API without authentication',
+  );
   flag(config.testHooks.enabled, 'AMPORA_TEST_HOOKS_ENABLED=true exposes test-only endpoints');
   return { refusals, warnings };
 }

@@ -25,9 +25,13 @@ export const problems = {
   conflict: (detail?: string) => new HttpProblem(409, 'conflict', 'Conflict', detail),
   tooLarge: () => new HttpProblem(413, 'payload-too-large', 'Request body too large'),
   tooManyRequests: (retryAfterSeconds: number) =>
-    new HttpProblem(429, 'rate-limited', 'Too many requests', undefined, { 'retry-after': String(retryAfterSeconds) }),
+    new HttpProblem(429, 'rate-limited', 'Too many requests', undefined, {
+      'retry-after': String(retryAfterSeconds),
+    }),
   unavailable: (retryAfterSeconds: number, detail?: string) =>
-    new HttpProblem(503, 'unavailable', 'Service unavailable', detail, { 'retry-after': String(retryAfterSeconds) }),
+    new HttpProblem(503, 'unavailable', 'Service unavailable', detail, {
+      'retry-after': String(retryAfterSeconds),
+    }),
 };
 
 const PROBLEM_BASE = 'https://ampora.dev/problems/';
@@ -59,7 +63,10 @@ export function installProblemHandlers(app: FastifyInstance) {
       problem = problems.tooLarge();
     } else if ((error as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       problem = new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type');
-    } else if ((error as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (error as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    } else if (
+      (error as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY' ||
+      (error as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+    ) {
       problem = problems.badRequest('body is not valid JSON');
     } else if ((error as FastifyError).statusCode === 429) {
       problem = problems.tooManyRequests(Number(reply.getHeader('retry-after') ?? 1));
@@ -80,9 +87,6 @@ export function installProblemHandlers(app: FastifyInstance) {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply
-      .code(404)
-      .type('application/problem+json')
-      .send(problemBody(problems.notFound(), request.id));
+    void reply.code(404).type('application/problem+json').send(problemBody(problems.notFound(), request.id));
   });
 }

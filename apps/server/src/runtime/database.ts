@@ -29,12 +29,19 @@ export interface DatabaseSecrets {
  * Opens the configured database, or starts the embedded one when none is configured,
  * applies migrations as the owner, then connects as the app role.
  */
-export async function openDatabase(config: Config, secrets: DatabaseSecrets, logger: Logger): Promise<DatabaseRuntime> {
+export async function openDatabase(
+  config: Config,
+  secrets: DatabaseSecrets,
+  logger: Logger,
+): Promise<DatabaseRuntime> {
   let ownerUrl = config.database.url;
   let stopEmbedded: (() => Promise<void>) | undefined;
   if (!ownerUrl) {
     const dataDir = path.resolve(config.dataDir, 'postgres');
-    logger.info({ dataDir, port: config.database.embeddedPort }, 'starting embedded PostgreSQL (DATABASE_URL is unset)');
+    logger.info(
+      { dataDir, port: config.database.embeddedPort },
+      'starting embedded PostgreSQL (DATABASE_URL is unset)',
+    );
     const pgLog = logger.child({ component: 'embedded-postgres' });
     const embedded = await startEmbeddedPostgres({
       dataDir,

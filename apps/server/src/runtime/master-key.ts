@@ -25,9 +25,15 @@ export async function resolveMasterKey(config: Config, logger: Logger): Promise<
   if (!existsSync(file)) {
     await mkdir(path.dirname(file), { recursive: true });
     await writeFile(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-    logger.warn({ file }, 'LOCAL MODE: generated a master key file. Set AMPORA_KEY_PROTECTION_MASTER_KEY for any real deployment');
+    logger.warn(
+      { file },
+      'LOCAL MODE: generated a master key file. Set AMPORA_KEY_PROTECTION_MASTER_KEY for any real deployment',
+    );
   } else {
-    logger.warn({ file }, 'LOCAL MODE: using the master key file. Set AMPORA_KEY_PROTECTION_MASTER_KEY for any real deployment');
+    logger.warn(
+      { file },
+      'LOCAL MODE: using the master key file. Set AMPORA_KEY_PROTECTION_MASTER_KEY for any real deployment',
+    );
   }
   return { current: readFileSync(file, 'utf8').trim(), previous };
 }

@@ -25,7 +25,10 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps) {
 
   app.get(
     '/metrics',
-    { config: { access: { anonymous: true, why: 'Prometheus scrape; restrict with NetworkPolicy' } }, logLevel: 'warn' },
+    {
+      config: { access: { anonymous: true, why: 'Prometheus scrape; restrict with NetworkPolicy' } },
+      logLevel: 'warn',
+    },
     async (_request, reply) => reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
   );
 }

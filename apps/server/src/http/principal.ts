@@ -1,0 +1,44 @@
+import type { FastifyRequest } from 'fastify';
+import { DEFAULT_TENANT_ID } from '@ampora/db';
+import { problems } from './problem.js';
+import type { AccessControl } from './route-access.js';
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+/** Who is calling, resolved by authentication before any handler runs. */
+export interface Principal {
+  kind: 'user' | 'pat' | 'agent' | 'peer' | 'system';
+  id: string;
+  name: string;
+  tenantId: string;
+  role: Role;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** The authenticated principal of a protected route; the access hook guarantees it is set. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw problems.unauthorized();
+  return request.principal;
+}
+
+/**
+ * Local development without an identity provider (`AMPORA_API_INSECURE_NO_AUTH=true`): every
+ * request acts as an Admin of the default tenant. Refused in production mode.
+ */
+export const insecureLocalAccess: AccessControl = {
+  authenticate: async (request) => {
+    request.principal = {
+      kind: 'system',
+      id: 'local',
+      name: 'local-development',
+      tenantId: DEFAULT_TENANT_ID,
+      role: 'admin',
+    };
+  },
+  authorize: async () => {},
+};
