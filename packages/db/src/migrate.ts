@@ -36,8 +36,11 @@ export class SqlFileMigrationProvider implements MigrationProvider {
 
 export interface MigrateOptions {
   migrationsDir?: string;
-  /** Password for the app role. Derived from the master key, so every replica agrees on it. */
-  appRolePassword: string;
+  /**
+   * Password to set on the app role. Derived from the master key, so every replica agrees on it.
+   * Omit it when the operator manages the role's credentials (an explicit app connection URL).
+   */
+  appRolePassword?: string;
 }
 
 /**
@@ -68,9 +71,15 @@ export async function migrationsComplete(db: Kysely<any>, migrationsDir = defaul
   return expected.every((name) => applied.has(name));
 }
 
-async function ensureAppRole(owner: Kysely<any>, password: string) {
+async function ensureAppRole(owner: Kysely<any>, password: string | undefined) {
   // The password is derived (hex); refuse anything else rather than quote it into DDL.
-  if (!/^[A-Za-z0-9_-]{16,128}$/.test(password)) throw new Error('app role password has an unexpected form');
+  if (password !== undefined && !/^[A-Za-z0-9_-]{16,128}$/.test(password)) {
+    throw new Error('app role password has an unexpected form');
+  }
+  const setPassword =
+    password === undefined
+      ? ''
+      : `alter role ${APP_ROLE} with login nosuperuser nobypassrls password '${password}';`;
   await owner.transaction().execute(async (tx) => {
     // Replicas that start together would otherwise race on CREATE ROLE.
     await sql`select pg_advisory_xact_lock(hashtext('ampora:app-role'))`.execute(tx);
@@ -81,7 +90,7 @@ async function ensureAppRole(owner: Kysely<any>, password: string) {
            create role ${APP_ROLE} login nosuperuser nocreatedb nocreaterole noinherit nobypassrls;
          end if;
        end $$;
-       alter role ${APP_ROLE} with login nosuperuser nobypassrls password '${password}';`,
+       ${setPassword}`,
       )
       .execute(tx);
   });

@@ -41,6 +41,8 @@ export const ConfigSchema = Type.Object(
         host: Type.Optional(Type.String({ minLength: 1 })),
         port: Type.Integer({ default: 4320, minimum: 0, maximum: 65535 }),
         path: Type.String({ default: '/v1/opamp', pattern: '^/' }),
+        /** Externally reachable OpAMP URL offered to agents in connection settings. */
+        publicUrl: Type.Optional(Type.String({ format: 'uri' })),
         maxMessageBytes: Type.Integer({ default: 10_485_760, minimum: 1024, maximum: 67_108_864 }),
         heartbeatIntervalSeconds: Seconds(30, 0, 3600),
         /** A session silent for this long (and advertising heartbeats) is closed and marked disconnected. */

@@ -55,7 +55,9 @@ export async function openDatabase(
 
   const owner = createDatabase(ownerUrl, { max: 1, applicationName: 'ampora-migrate' });
   try {
-    const applied = await migrateToLatest(owner, { appRolePassword: secrets.appRolePassword });
+    const applied = await migrateToLatest(owner, {
+      appRolePassword: config.database.appUrl ? undefined : secrets.appRolePassword,
+    });
     logger.info({ applied }, applied.length ? 'migrations applied' : 'database schema is up to date');
   } catch (err) {
     await owner.destroy();

@@ -130,7 +130,7 @@ export function getAgent(tx: Tx, id: string) {
 export function getAgentByUid(tx: Tx, instanceUidHex: string) {
   return tx
     .selectFrom('agents')
-    .select(['id', 'remote_config', 'remote_config_hash', 'sequence_num'])
+    .select(['id', 'remote_config', 'remote_config_hash', 'remote_config_status'])
     .where('instance_uid', '=', Buffer.from(instanceUidHex, 'hex'))
     .executeTakeFirst();
 }

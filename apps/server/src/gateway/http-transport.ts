@@ -1,0 +1,167 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createGunzip, gzipSync } from 'node:zlib';
+import {
+  badRequestFor,
+  create,
+  decodeAgentToServer,
+  errorResponse,
+  ServerToAgentSchema,
+  uuidFromString,
+  type ServerToAgent,
+} from '@ampora/opamp';
+import type { Logger } from '../observability/logger.js';
+import type { AgentHub, AgentPeer } from './agent-hub.js';
+import type { OpampMetrics } from './opamp-metrics.js';
+import { encodeServerToAgent } from './wire.js';
+
+export const PROTOBUF = 'application/x-protobuf';
+
+export interface HttpTransportDeps {
+  hub: AgentHub;
+  logger: Logger;
+  metrics: OpampMetrics;
+  maxMessageBytes: number;
+  maxSessions: number;
+  retryAfterSeconds: number;
+}
+
+class TooLarge extends Error {}
+
+/** Reads the body, inflating gzip, and stops as soon as the decompressed size passes the limit (T-17, T-19). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity' && encoding !== 'gzip') {
+      reject(new Error(`unsupported content-encoding ${encoding}`));
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (encoding === 'identity' && declared > limit) {
+      reject(new TooLarge());
+      return;
+    }
+    const source = encoding === 'gzip' ? req.pipe(createGunzip()) : req;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    source.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        source.destroy();
+        req.resume();
+        reject(new TooLarge());
+        return;
+      }
+      chunks.push(c);
+    });
+    source.on('end', () => resolve(Buffer.concat(chunks)));
+    source.on('error', (err) => reject(err));
+  });
+}
+
+/**
+ * OpAMP over plain HTTP: one POST, one ServerToAgent (T-23). Offers wait for the next poll (S-12).
+ * Errors that the protocol can carry travel as a protobuf ServerErrorResponse with the HTTP status.
+ */
+export function createHttpTransport(deps: HttpTransportDeps) {
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    msg: ServerToAgent,
+    headers: Record<string, string> = {},
+  ) {
+    let body: Uint8Array | undefined = encodeServerToAgent(msg, deps.maxMessageBytes);
+    if (!body) {
+      deps.metrics.outboundDropped.inc();
+      body = encodeServerToAgent(
+        create(ServerToAgentSchema, { instanceUid: msg.instanceUid }),
+        deps.maxMessageBytes,
+      )!;
+    }
+    const out: Record<string, string | number> = { 'content-type': PROTOBUF, ...headers };
+    let payload = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    if (/\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? '')) && payload.length > 512) {
+      payload = gzipSync(payload); // T-18
+      out['content-encoding'] = 'gzip';
+    }
+    out['content-length'] = payload.length;
+    res.writeHead(status, out).end(payload);
+  }
+
+  function headerUid(req: IncomingMessage): Uint8Array {
+    const raw = req.headers['opamp-instance-uid'];
+    if (typeof raw !== 'string') return new Uint8Array(0);
+    try {
+      return uuidFromString(raw);
+    } catch {
+      return new Uint8Array(0);
+    }
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse, tenantId: string) {
+    const started = process.hrtime.bigint();
+    deps.metrics.framesReceived.inc({ transport: 'http' });
+    const fallbackUid = headerUid(req);
+    let body: Buffer;
+    try {
+      body = await readBody(req, deps.maxMessageBytes);
+    } catch (err) {
+      if (err instanceof TooLarge) {
+        deps.metrics.framesRejected.inc({ reason: 'too_large' });
+        deps.logger.info({ remoteAddress: req.socket.remoteAddress }, 'OpAMP request body over the limit');
+        res.writeHead(413, { connection: 'close' }).end(); // T-20
+        return;
+      }
+      deps.metrics.framesRejected.inc({ reason: 'malformed' });
+      respond(
+        req,
+        res,
+        400,
+        errorResponse(
+          fallbackUid,
+          'bad_request',
+          (err as Error).message.startsWith('unsupported')
+            ? (err as Error).message
+            : 'request body could not be read',
+        ),
+      );
+      return;
+    }
+    const decoded = decodeAgentToServer(body, { maxBytes: deps.maxMessageBytes });
+    if (!decoded.ok) {
+      deps.metrics.framesRejected.inc({ reason: decoded.reason });
+      deps.logger.info(
+        { reason: decoded.reason, remoteAddress: req.socket.remoteAddress },
+        'OpAMP message rejected',
+      );
+      respond(req, res, 400, badRequestFor(decoded, fallbackUid));
+      return;
+    }
+    const msg = decoded.msg;
+    if (!deps.hub.has(tenantId, msg.instanceUid) && deps.hub.size >= deps.maxSessions) {
+      deps.metrics.connectionsRefused.inc({ reason: 'max_sessions' });
+      const retry = deps.retryAfterSeconds;
+      respond(
+        req,
+        res,
+        503,
+        errorResponse(msg.instanceUid, 'unavailable', 'server is at its session limit', retry * 1000),
+        { 'retry-after': String(retry) },
+      );
+      return;
+    }
+    const peer: AgentPeer = { transport: 'http', remoteAddress: req.socket.remoteAddress ?? '' };
+    const reply = await deps.hub.handle(tenantId, msg, peer);
+    const status = reply.errorResponse ? (reply.errorResponse.Details.case === 'retryInfo' ? 503 : 400) : 200;
+    const retryHeader: Record<string, string> =
+      reply.errorResponse?.Details.case === 'retryInfo'
+        ? {
+            'retry-after': String(
+              Math.ceil(Number(reply.errorResponse.Details.value.retryAfterNanoseconds / 1_000_000_000n)),
+            ),
+          }
+        : {};
+    respond(req, res, status, reply, retryHeader);
+    deps.metrics.replySeconds.observe({ transport: 'http' }, Number(process.hrtime.bigint() - started) / 1e9);
+  };
+}

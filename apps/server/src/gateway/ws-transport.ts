@@ -1,0 +1,136 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import {
+  badRequestFor,
+  create,
+  decodeAgentToServer,
+  decodeFrame,
+  errorResponse,
+  ServerToAgentSchema,
+  type ServerToAgent,
+} from '@ampora/opamp';
+import type { Logger } from '../observability/logger.js';
+import type { AgentHub, AgentPeer } from './agent-hub.js';
+import type { OpampMetrics } from './opamp-metrics.js';
+import { encodeServerToAgent, frame } from './wire.js';
+
+export interface WsTransportDeps {
+  hub: AgentHub;
+  logger: Logger;
+  metrics: OpampMetrics;
+  maxMessageBytes: number;
+}
+
+/**
+ * OpAMP over WebSocket. The upgrade has already been admitted and authenticated by the listener;
+ * this side frames, validates and answers. The server never speaks first (every push follows at
+ * least one message of the agent), and one bad message never ends the stream.
+ */
+export function createWsTransport(deps: WsTransportDeps) {
+  const wss = new WebSocketServer({
+    noServer: true,
+    // The header varint is one byte for 0; a larger frame is over the limit (T-10). `ws` closes with 1009 (T-12).
+    maxPayload: deps.maxMessageBytes + 1,
+    // Deflate contexts cost hundreds of KiB per socket; fleets of thousands cannot afford them.
+    perMessageDeflate: false,
+    clientTracking: true,
+  });
+
+  function attach(ws: WebSocket, req: IncomingMessage, tenantId: string) {
+    const remoteAddress = req.socket.remoteAddress ?? '';
+    let lastUid: Uint8Array = new Uint8Array(0);
+    let queue: Promise<void> = Promise.resolve();
+    const peer: AgentPeer = {
+      transport: 'websocket',
+      remoteAddress,
+      push: (msg) => send(msg),
+      close: (code, reason) => ws.close(code, reason),
+    };
+
+    function send(msg: ServerToAgent) {
+      if (ws.readyState !== ws.OPEN) return;
+      const bytes = encodeServerToAgent(msg, deps.maxMessageBytes);
+      if (!bytes) {
+        deps.metrics.outboundDropped.inc();
+        deps.logger.warn(
+          { agent: Buffer.from(msg.instanceUid).toString('hex') },
+          'outbound message over the size limit dropped',
+        );
+        ws.send(
+          frame(
+            encodeServerToAgent(
+              create(ServerToAgentSchema, { instanceUid: msg.instanceUid }),
+              deps.maxMessageBytes,
+            )!,
+          ),
+        );
+        return;
+      }
+      ws.send(frame(bytes));
+    }
+
+    function refuse(reason: string, msg: ServerToAgent) {
+      deps.metrics.framesRejected.inc({ reason });
+      deps.logger.info({ reason, remoteAddress }, 'OpAMP message rejected');
+      send(msg);
+    }
+
+    async function onMessage(data: RawData, isBinary: boolean) {
+      const started = process.hrtime.bigint();
+      deps.metrics.framesReceived.inc({ transport: 'websocket' });
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      if (!isBinary) {
+        refuse('text_frame', errorResponse(lastUid, 'bad_request', 'OpAMP messages must be binary frames')); // T-8
+        return;
+      }
+      const framed = decodeFrame(buf);
+      if (!framed.ok) {
+        refuse(framed.reason, errorResponse(lastUid, 'bad_request', framed.detail)); // T-6
+        return;
+      }
+      const decoded = decodeAgentToServer(framed.payload, { maxBytes: deps.maxMessageBytes });
+      if (!decoded.ok) {
+        refuse(decoded.reason, badRequestFor(decoded, lastUid));
+        return;
+      }
+      lastUid = decoded.msg.instanceUid;
+      const reply = await deps.hub.handle(tenantId, decoded.msg, peer);
+      send(reply);
+      for (const m of deps.hub.drain(tenantId, decoded.msg.instanceUid)) send(m);
+      deps.metrics.replySeconds.observe(
+        { transport: 'websocket' },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+
+    ws.on('message', (data, isBinary) => {
+      // Messages of one stream are answered in order.
+      queue = queue
+        .then(() => onMessage(data, isBinary))
+        .catch((err) => {
+          deps.logger.error({ err }, 'OpAMP message handling failed');
+          send(errorResponse(lastUid, 'unknown', 'internal error'));
+        });
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+        deps.metrics.framesRejected.inc({ reason: 'too_large' });
+      deps.logger.info({ code: err.code, remoteAddress }, 'WebSocket error');
+    });
+    ws.on('close', () => deps.hub.streamClosed(peer));
+  }
+
+  return {
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tenantId: string) {
+      wss.handleUpgrade(req, socket, head, (ws) => attach(ws, req, tenantId));
+    },
+    get connections() {
+      return wss.clients.size;
+    },
+    close() {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}

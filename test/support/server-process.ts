@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase, type TestDatabase } from './database.js';
+import { freePort } from './ports.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ServerProcess {
+  httpUrl: string;
+  opampHttpUrl: string;
+  opampWsUrl: string;
+  httpPort: number;
+  opampPort: number;
+  database: TestDatabase;
+  /** Every line the server logged, for assertions on log output. */
+  logs: string[];
+  child: ChildProcess;
+  /** SIGTERM, then wait for exit; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Starts the real server the way `npm start` does (`tsx apps/server/src/main.ts`) against a fresh
+ * test database, and waits for /readyz.
+ */
+export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'ampora-e2e-'));
+  const httpPort = await freePort();
+  const opampPort = await freePort();
+  const logs: string[] = [];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATABASE_URL: database.ownerUrl,
+      AMPORA_DATABASE_APP_URL: database.appUrl,
+      AMPORA_DATA_DIR: dataDir,
+      AMPORA_HTTP_PORT: String(httpPort),
+      AMPORA_OPAMP_PORT: String(opampPort),
+      AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64'),
+      AMPORA_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const collect = (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean));
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  const httpUrl = `http://127.0.0.1:${httpPort}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      await cleanup();
+      throw new Error(`server exited with ${child.exitCode}:\n${logs.join('\n')}`);
+    }
+    const ok = await fetch(`${httpUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      await cleanup();
+      throw new Error(`server did not become ready:\n${logs.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+
+  async function cleanup() {
+    await database.close().catch(() => {});
+    await rm(dataDir, { recursive: true, force: true });
+  }
+
+  return {
+    httpUrl,
+    opampHttpUrl: `http://127.0.0.1:${opampPort}/v1/opamp`,
+    opampWsUrl: `ws://127.0.0.1:${opampPort}/v1/opamp`,
+    httpPort,
+    opampPort,
+    database,
+    logs,
+    child,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const code = await exited;
+      await cleanup();
+      return code;
+    },
+  };
+}
