@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { createOpAMPClient, AgentCapabilities, RemoteConfigStatuses } from '@elastic/opamp-client-node';
+import { createOpAMPClient, RemoteConfigStatuses } from '@elastic/opamp-client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentCapability,
@@ -70,9 +70,7 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
     const client = createOpAMPClient({
       endpoint: server.opampHttpUrl,
       heartbeatIntervalSeconds: 0.3,
-      capabilities:
-        AgentCapabilities.AgentCapabilities_AcceptsRemoteConfig |
-        AgentCapabilities.AgentCapabilities_ReportsRemoteConfig,
+      capabilities: AgentCapability.AcceptsRemoteConfig | AgentCapability.ReportsRemoteConfig,
       onMessage: ({ remoteConfig }: any) => {
         if (!remoteConfig) return;
         const file = remoteConfig.config.configMap['elastic'];
