@@ -18,7 +18,8 @@ export class EndpointPatternError extends Error {
 /** Parses `METHOD /path`. Throws for anything else, so a bad pattern is refused when a PAT is created. */
 export function parseEndpointPattern(pattern: string): EndpointPattern {
   const match = /^\s*([A-Za-z]+|\*)\s+(\/\S*)\s*$/.exec(pattern);
-  if (!match) throw new EndpointPatternError('an endpoint pattern is "METHOD /path", for example "GET /api/agents*"');
+  if (!match)
+    throw new EndpointPatternError('an endpoint pattern is "METHOD /path", for example "GET /api/agents*"');
   return { method: match[1]!.toUpperCase(), path: match[2]! };
 }
 

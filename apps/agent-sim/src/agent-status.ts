@@ -1,0 +1,189 @@
+/**
+ * The simulated agent's reportable state and how it becomes AgentToServer
+ * messages: sequence numbers, status compression (only changed sections,
+ * unless a full report is due) and capability-gated sections.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AgentCapability as A,
+  AgentDescriptionSchema,
+  AgentToServerFlag,
+  AgentToServerSchema,
+  ComponentHealthSchema,
+  EffectiveConfigSchema,
+  create,
+  has,
+  type AgentConfigMap,
+  type AgentToServer,
+  type AvailableComponents,
+  type ComponentHealth,
+  type ConnectionSettingsRequest,
+  type ConnectionSettingsStatus,
+  type CustomCapabilities,
+  type AgentDescription,
+  type EffectiveConfig,
+  type MessageInitShape,
+  type PackageStatuses,
+  type RemoteConfigStatus,
+} from '@ampora/opamp';
+
+export interface StatusSections {
+  agentDescription?: AgentDescription;
+  health?: ComponentHealth;
+  effectiveConfig?: EffectiveConfig;
+  remoteConfigStatus?: RemoteConfigStatus;
+  packageStatuses?: PackageStatuses;
+  customCapabilities?: CustomCapabilities;
+  availableComponents?: AvailableComponents;
+  connectionSettingsStatus?: ConnectionSettingsStatus;
+}
+export type SectionName = keyof StatusSections;
+
+/** Which capability a section needs before the agent reports it. */
+const SECTION_CAPABILITY: Partial<Record<SectionName, bigint>> = {
+  health: A.ReportsHealth,
+  effectiveConfig: A.ReportsEffectiveConfig,
+  remoteConfigStatus: A.ReportsRemoteConfig,
+  packageStatuses: A.ReportsPackageStatuses,
+  availableComponents: A.ReportsAvailableComponents,
+  connectionSettingsStatus: A.ReportsConnectionSettingsStatus,
+};
+
+export interface BuildOptions {
+  disconnect?: boolean;
+  /** Leave capabilities at 0 ("not reported", A-4), as some pollers do. */
+  omitCapabilities?: boolean;
+  connectionSettingsRequest?: ConnectionSettingsRequest;
+}
+
+/** Mutable status model with dirty tracking. */
+export class AgentStatus {
+  readonly sections: StatusSections = {};
+  private readonly dirty = new Set<SectionName>();
+  /** The next message must carry every section (first message, ReportFullState, reconnect). */
+  fullStatePending = true;
+  /** Asks the server for a uid until one arrives (A-10). */
+  requestInstanceUid = false;
+  private nextSeq = 0n;
+  private skip = 0n;
+
+  constructor(
+    public instanceUid: Uint8Array,
+    public capabilities: bigint,
+  ) {}
+
+  set<K extends SectionName>(name: K, value: StatusSections[K]): void {
+    this.sections[name] = value;
+    this.dirty.add(name);
+  }
+
+  /** The sequence number the next message will carry. */
+  get upcomingSequenceNum(): bigint {
+    return this.nextSeq + this.skip;
+  }
+
+  /** Fault injection: the next message jumps `n` numbers ahead. */
+  skipSequenceNumbers(n: number): void {
+    this.skip += BigInt(n);
+  }
+
+  /** Builds the next message and advances the sequence number. */
+  next(options: BuildOptions = {}): AgentToServer {
+    const msg = create(AgentToServerSchema, {
+      instanceUid: this.instanceUid,
+      sequenceNum: this.nextSeq + this.skip,
+      capabilities: options.omitCapabilities ? 0n : this.capabilities,
+    });
+    this.nextSeq += this.skip + 1n;
+    this.skip = 0n;
+    for (const name of Object.keys(this.sections) as SectionName[]) {
+      const needed = SECTION_CAPABILITY[name];
+      if (needed !== undefined && !has(this.capabilities, needed)) continue;
+      if (!this.fullStatePending && !this.dirty.has(name)) continue;
+      (msg as unknown as Record<string, unknown>)[name] = this.sections[name];
+    }
+    this.dirty.clear();
+    this.fullStatePending = false;
+    if (this.requestInstanceUid) msg.flags |= AgentToServerFlag.RequestInstanceUid;
+    if (options.disconnect) msg.agentDisconnect = {} as AgentToServer['agentDisconnect'];
+    if (options.connectionSettingsRequest) msg.connectionSettingsRequest = options.connectionSettingsRequest;
+    return msg;
+  }
+}
+
+export type ConfigFiles = Record<string, { body: string | Uint8Array; contentType?: string }>;
+
+/** Builds an EffectiveConfig from named files. */
+export function effectiveConfigOf(files: ConfigFiles): EffectiveConfig {
+  const configMap: Record<string, { body: Uint8Array; contentType: string }> = {};
+  for (const [name, file] of Object.entries(files)) {
+    configMap[name] = {
+      body: typeof file.body === 'string' ? new TextEncoder().encode(file.body) : file.body,
+      contentType: file.contentType ?? '',
+    };
+  }
+  return create(EffectiveConfigSchema, { configMap: { configMap } });
+}
+
+/** SHA-256 over the config map (sorted names, content types and bodies), hex. Stable across map ordering. */
+export function configMapHash(map: AgentConfigMap | undefined): string {
+  const h = createHash('sha256');
+  const entries = Object.entries(map?.configMap ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const [name, file] of entries) {
+    for (const part of [Buffer.from(name), Buffer.from(file.contentType), file.body]) {
+      h.update(`${part.length}:`);
+      h.update(part);
+    }
+  }
+  return h.digest('hex');
+}
+
+export function descriptionOf(identifying: Record<string, string>, nonIdentifying: Record<string, string>) {
+  const kv = (attrs: Record<string, string>) =>
+    Object.entries(attrs).map(([key, value]) => ({
+      key,
+      value: { value: { case: 'stringValue' as const, value } },
+    }));
+  return create(AgentDescriptionSchema, {
+    identifyingAttributes: kv(identifying),
+    nonIdentifyingAttributes: kv(nonIdentifying),
+  });
+}
+
+export type HealthInit = MessageInitShape<typeof ComponentHealthSchema>;
+
+/** A Collector-like health tree: one pipeline with a receiver and an exporter. */
+export function defaultHealth(startNanos: bigint): ComponentHealth {
+  const ok = {
+    healthy: true,
+    status: 'StatusOK',
+    startTimeUnixNano: startNanos,
+    statusTimeUnixNano: startNanos,
+  };
+  return create(ComponentHealthSchema, {
+    ...ok,
+    componentHealthMap: {
+      'pipeline:traces': { ...ok, componentHealthMap: { 'receiver:otlp': ok, 'exporter:otlp': ok } },
+    },
+  });
+}
+
+export const DEFAULT_EFFECTIVE_CONFIG: ConfigFiles = {
+  '': {
+    contentType: 'text/yaml',
+    body: [
+      'receivers:',
+      '  otlp:',
+      '    protocols:',
+      '      grpc: {}',
+      'exporters:',
+      '  debug: {}',
+      'service:',
+      '  pipelines:',
+      '    traces:',
+      '      receivers: [otlp]',
+      '      exporters: [debug]',
+      '',
+    ].join('\n'),
+  },
+};

@@ -1,0 +1,424 @@
+/**
+ * A simulated OpAMP agent: connects over WebSocket or HTTP, reports its
+ * status, follows the server's instructions and can inject faults.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import {
+  AgentCapability as A,
+  AgentToServerSchema,
+  ComponentHealthSchema,
+  ServerErrorResponseType,
+  ServerToAgentFlag,
+  ServerToAgentSchema,
+  create,
+  createUuidV7Source,
+  fromBinary,
+  has,
+  toBinary,
+  uuidToString,
+  type AgentToServer,
+  type ConnectionSettingsRequest,
+  type EffectiveConfig,
+  type ServerToAgent,
+} from '@ampora/opamp';
+import {
+  AgentStatus,
+  DEFAULT_EFFECTIVE_CONFIG,
+  configMapHash,
+  defaultHealth,
+  descriptionOf,
+  effectiveConfigOf,
+  type BuildOptions,
+  type ConfigFiles,
+  type HealthInit,
+} from './agent-status';
+import { applyConnectionSettings, applyPackages, applyRemoteConfig, type ApplyMode } from './agent-offers';
+import { DEFAULT_CAPABILITIES, type SimAgentEvents, type SimAgentOptions } from './agent-options';
+import {
+  HttpStatusError,
+  transportForUrl,
+  type ConnectionOptions,
+  type SimTransport,
+  type TlsClientOptions,
+  type TransportKind,
+} from './transport';
+import { createHttpTransport } from './transport-http';
+import { createWebSocketTransport } from './transport-ws';
+
+type Waiter = {
+  match: (m: ServerToAgent) => boolean;
+  resolve: (m: ServerToAgent) => void;
+  reject: (e: Error) => void;
+};
+
+export class SimAgent extends EventEmitter<SimAgentEvents> {
+  readonly status: AgentStatus;
+  /** The last 100 messages received, oldest first. */
+  readonly received: ServerToAgent[] = [];
+  applyMode: ApplyMode;
+  serverCapabilities = 0n;
+  heartbeatIntervalSeconds: number;
+  lastRemoteConfigHash: Uint8Array | undefined;
+  lastConnectionSettingsHash: Uint8Array | undefined;
+  private connection: ConnectionOptions;
+  private transport: SimTransport | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private waiters = new Set<Waiter>();
+  private inflight: number[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private retryAfterMs = 0;
+  private stopping = false;
+
+  constructor(readonly options: SimAgentOptions) {
+    super();
+    const now = options.now ?? Date.now;
+    const uid =
+      options.instanceUid ??
+      createUuidV7Source({ now, randomBytes: options.randomBytes ?? ((n) => nodeRandomBytes(n)) })();
+    this.connection = {
+      url: options.url,
+      headers: options.headers,
+      tls: options.tls,
+      localAddress: options.localAddress,
+    };
+    this.applyMode = options.applyMode ?? 'apply';
+    this.heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 30;
+    this.status = new AgentStatus(uid, options.capabilities ?? DEFAULT_CAPABILITIES);
+    this.status.requestInstanceUid = options.requestInstanceUid ?? false;
+    const startNanos = BigInt(now()) * 1_000_000n;
+    this.status.set(
+      'agentDescription',
+      descriptionOf(
+        {
+          'service.name': 'io.ampora.agent-sim',
+          'service.version': '0.1.0',
+          'service.instance.id': uuidToString(uid),
+          ...options.description?.identifying,
+        },
+        { 'os.type': 'linux', 'host.name': 'sim-host', ...options.description?.nonIdentifying },
+      ),
+    );
+    this.status.set(
+      'health',
+      options.health ? create(ComponentHealthSchema, options.health) : defaultHealth(startNanos),
+    );
+    this.status.set(
+      'effectiveConfig',
+      effectiveConfigOf(options.effectiveConfig ?? DEFAULT_EFFECTIVE_CONFIG),
+    );
+    if (options.customCapabilities)
+      this.status.set('customCapabilities', {
+        $typeName: 'opamp.proto.v1.CustomCapabilities',
+        capabilities: options.customCapabilities,
+      });
+  }
+
+  get instanceUid(): Uint8Array {
+    return this.status.instanceUid;
+  }
+  get transportKind(): TransportKind {
+    return this.options.transport ?? transportForUrl(this.connection.url);
+  }
+  get connected(): boolean {
+    return this.transport?.isOpen ?? false;
+  }
+  get effectiveConfig(): EffectiveConfig | undefined {
+    return this.status.sections.effectiveConfig;
+  }
+  /** SHA-256 (hex) of the effective config map, for comparing with what the server assigned. */
+  get effectiveConfigHash(): string {
+    return configMapHash(this.status.sections.effectiveConfig?.configMap);
+  }
+
+  /** Connects and sends the first (full) report; resolves once it is answered. */
+  async start(): Promise<void> {
+    this.stopping = false;
+    await this.connect();
+  }
+
+  /** Sends agent_disconnect (when graceful and connected), then closes. */
+  async stop(options: { graceful?: boolean } = {}): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    if ((options.graceful ?? true) && this.transport?.isOpen) {
+      await this.exchangeMessage({ disconnect: true }).catch(() => undefined);
+    }
+    await this.transport?.close();
+    this.rejectWaiters(new Error('agent stopped'));
+  }
+
+  /** Closes the current connection and connects again, optionally with new URL, headers or TLS material. */
+  async reconnect(update: Partial<ConnectionOptions> = {}): Promise<void> {
+    this.connection = { ...this.connection, ...update };
+    this.stopping = true;
+    await this.transport?.close();
+    this.stopping = false;
+    if (this.options.fullStateOnReconnect ?? true) this.status.fullStatePending = true;
+    await this.connect();
+  }
+
+  /** Sends a message now carrying whatever changed; resolves when answered. */
+  report(options: BuildOptions = {}): Promise<ServerToAgent | undefined> {
+    return this.exchangeMessage(options);
+  }
+
+  /** Sends a ConnectionSettingsRequest (the CSR flow's first step). */
+  requestConnectionSettings(request: ConnectionSettingsRequest): Promise<ServerToAgent | undefined> {
+    return this.exchangeMessage({ connectionSettingsRequest: request });
+  }
+
+  setHealth(health: HealthInit): void {
+    this.status.set('health', create(ComponentHealthSchema, health));
+  }
+  setEffectiveConfig(files: ConfigFiles): void {
+    this.status.set('effectiveConfig', effectiveConfigOf(files));
+  }
+  setCapabilities(capabilities: bigint): void {
+    this.status.capabilities = capabilities;
+  }
+
+  /** Fault: the next message skips `n` sequence numbers. */
+  skipSequenceNumbers(n = 1): void {
+    this.status.skipSequenceNumbers(n);
+  }
+  /** Fault: sends bytes verbatim (a whole WS frame, header included, or a whole HTTP body). */
+  sendRaw(bytes: Uint8Array): Promise<ServerToAgent | undefined> {
+    return this.enqueue(() => this.exchange(() => this.requireTransport().sendRaw(bytes), false));
+  }
+  /** Fault: sends a WebSocket text frame. */
+  sendText(text: string): Promise<void> {
+    return this.requireTransport().sendText(text);
+  }
+
+  /** Resolves with the next received message that matches. */
+  waitForMessage(
+    match: (m: ServerToAgent) => boolean = () => true,
+    timeoutMs?: number,
+  ): Promise<ServerToAgent> {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(
+        () => {
+          this.waiters.delete(waiter);
+          reject(new Error('timed out waiting for a ServerToAgent'));
+        },
+        timeoutMs ?? this.options.replyTimeoutMs ?? 10_000,
+      );
+      this.waiters.add(waiter);
+    });
+  }
+
+  private async connect(): Promise<void> {
+    this.transport = this.createTransport();
+    await this.transport.open();
+    this.emit('connected');
+    await this.exchangeMessage();
+  }
+
+  private createTransport(): SimTransport {
+    if (this.transportKind === 'http') {
+      return createHttpTransport({
+        ...this.connection,
+        gzip: this.options.gzip,
+        instanceUid: () => this.instanceUid,
+      });
+    }
+    return createWebSocketTransport(
+      { ...this.connection, compression: this.options.compression },
+      {
+        onPayload: (payload) => this.onPayload(payload),
+        onProtocolError: (err) => this.emit('protocolError', err),
+        onClose: (code, reason) => this.onClose(code, reason),
+      },
+    );
+  }
+
+  private requireTransport(): SimTransport {
+    if (!this.transport) throw new Error('agent is not started');
+    return this.transport;
+  }
+
+  /** Serialises outbound traffic: HTTP is half-duplex, and WS replies are paired in order. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Builds, sends and awaits the reply to the next AgentToServer. */
+  exchangeMessage(options: BuildOptions = {}): Promise<ServerToAgent | undefined> {
+    return this.enqueue(() => {
+      const msg: AgentToServer = this.status.next(options);
+      return this.exchange(() => this.requireTransport().send(toBinary(AgentToServerSchema, msg)), true);
+    });
+  }
+
+  private async exchange(
+    io: () => Promise<Uint8Array | undefined>,
+    paired: boolean,
+  ): Promise<ServerToAgent | undefined> {
+    const started = performance.now();
+    const ws = this.transportKind === 'websocket';
+    // Register before sending so a fast reply cannot slip past.
+    const reply = ws && paired ? this.waitForMessage() : undefined;
+    if (ws && paired) this.inflight.push(started);
+    try {
+      const body = await io();
+      if (body) {
+        this.options.latency?.record(performance.now() - started);
+        return this.onPayload(body, false);
+      }
+      return reply ? await reply : undefined;
+    } catch (err) {
+      if (reply) {
+        reply.catch(() => undefined);
+        this.inflight.pop();
+      }
+      // What this message carried may be lost; resend everything next time.
+      this.status.fullStatePending = true;
+      if (err instanceof HttpStatusError) {
+        this.retryAfterMs = err.retryAfterMs ?? 0;
+        this.emit('httpError', err);
+      }
+      throw err;
+    } finally {
+      this.scheduleHeartbeat();
+    }
+  }
+
+  private onPayload(payload: Uint8Array, fromSocket = true): ServerToAgent | undefined {
+    if (fromSocket) {
+      const sentAt = this.inflight.shift();
+      if (sentAt !== undefined) this.options.latency?.record(performance.now() - sentAt);
+    }
+    let msg: ServerToAgent;
+    try {
+      msg = fromBinary(ServerToAgentSchema, payload);
+    } catch (err) {
+      this.emit('protocolError', err as Error);
+      return undefined;
+    }
+    this.process(msg);
+    return msg;
+  }
+
+  private process(msg: ServerToAgent): void {
+    this.received.push(msg);
+    if (this.received.length > 100) this.received.shift();
+    for (const w of this.waiters) {
+      if (w.match(msg)) {
+        this.waiters.delete(w);
+        w.resolve(msg);
+      }
+    }
+    this.emit('message', msg);
+    const err = msg.errorResponse;
+    if (err) {
+      if (
+        err.type === ServerErrorResponseType.ServerErrorResponseType_Unavailable &&
+        err.Details.case === 'retryInfo'
+      ) {
+        this.retryAfterMs = Number(err.Details.value.retryAfterNanoseconds / 1_000_000n);
+      }
+      this.emit('serverError', err);
+      return;
+    }
+    if (msg.capabilities !== 0n) this.serverCapabilities = msg.capabilities;
+    // Like opamp-go clients, a command overrides everything else in the message.
+    if (msg.command) {
+      this.emit('command', msg.command);
+      return;
+    }
+    const newUid = msg.agentIdentification?.newInstanceUid;
+    if (newUid?.length === 16) {
+      const previous = this.status.instanceUid;
+      this.status.instanceUid = newUid;
+      this.status.requestInstanceUid = false;
+      this.emit('instanceUidChanged', { previous, current: newUid });
+    }
+    let followUp = false;
+    if (msg.flags & ServerToAgentFlag.ReportFullState) {
+      this.status.fullStatePending = true;
+      followUp = true;
+    }
+    if (msg.flags & ServerToAgentFlag.ReportAvailableComponents) followUp = true;
+    const caps = this.status.capabilities;
+    const background = (p: Promise<unknown>) => p.catch((e: Error) => this.emit('transportError', e));
+    if (msg.remoteConfig && has(caps, A.AcceptsRemoteConfig))
+      background(applyRemoteConfig(this, msg.remoteConfig));
+    if (msg.connectionSettings) background(applyConnectionSettings(this, msg.connectionSettings));
+    if (msg.packagesAvailable && has(caps, A.AcceptsPackages))
+      followUp = applyPackages(this, msg.packagesAvailable) || followUp;
+    if (msg.customMessage) this.emit('customMessage', msg.customMessage);
+    if (followUp) background(this.exchangeMessage());
+  }
+
+  /** Re-arms the heartbeat / poll timer: the interval runs from the last message sent. */
+  scheduleHeartbeat(): void {
+    clearTimeout(this.timer);
+    if (this.stopping || !this.transport?.isOpen) return;
+    const http = this.transportKind === 'http';
+    let seconds = this.heartbeatIntervalSeconds;
+    // An HTTP agent must keep polling; 0 only switches WebSocket heartbeats off.
+    if (http && seconds <= 0) seconds = this.options.heartbeatIntervalSeconds || 30;
+    if (!http && (seconds <= 0 || !has(this.status.capabilities, A.ReportsHeartbeat))) return;
+    const delay = Math.max(seconds * 1000, this.retryAfterMs);
+    this.retryAfterMs = 0;
+    this.timer = setTimeout(() => {
+      this.exchangeMessage({ omitCapabilities: this.options.omitCapabilitiesOnHeartbeat }).catch((e: Error) =>
+        this.emit('transportError', e),
+      );
+    }, delay);
+  }
+
+  private onClose(code: number, reason: string): void {
+    clearTimeout(this.timer);
+    this.inflight = [];
+    this.rejectWaiters(new Error(`connection closed with code ${code}`));
+    this.emit('disconnected', { code, reason });
+    if (!this.stopping && (this.options.reconnect ?? true)) this.scheduleReconnect();
+  }
+
+  /** Reconnects after a delay, retrying until it succeeds or the agent is stopped. */
+  private scheduleReconnect(): void {
+    if (this.reconnectTimer) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopping) return;
+      if (this.options.fullStateOnReconnect ?? true) this.status.fullStatePending = true;
+      this.connect().catch((e: Error) => {
+        this.emit('transportError', e);
+        if (!this.stopping && !this.transport?.isOpen) this.scheduleReconnect();
+      });
+    }, this.options.reconnectDelayMs ?? 1_000);
+  }
+
+  private rejectWaiters(err: Error): void {
+    for (const w of this.waiters) w.reject(err);
+    this.waiters.clear();
+  }
+}
+
+/** Creates a simulated agent; call `start()` to connect. */
+export function createSimAgent(options: SimAgentOptions): SimAgent {
+  return new SimAgent(options);
+}
+
+export type { ApplyMode, ConfigFiles, HealthInit, TlsClientOptions };
