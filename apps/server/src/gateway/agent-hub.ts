@@ -80,11 +80,11 @@ export function createAgentHub(deps: AgentHubDeps) {
   const protocolStates = new Map<string, AgentProtocolState>();
   const keyOf = (tenantId: string, uidHex: string) => `${tenantId}:${uidHex}`;
 
-  function gauge() {
-    let ws = 0;
-    for (const e of entries.values()) if (e.peer.transport === 'websocket') ws++;
-    deps.metrics.activeSessions.set({ transport: 'websocket' }, ws);
-    deps.metrics.activeSessions.set({ transport: 'http' }, entries.size - ws);
+  const live = { websocket: 0, http: 0 };
+  /** Keeps the per-transport session gauge in step with `entries` without walking it. */
+  function track(entry: Entry, delta: 1 | -1) {
+    live[entry.peer.transport] += delta;
+    deps.metrics.activeSessions.set({ transport: entry.peer.transport }, live[entry.peer.transport]);
   }
 
   function newEntry(tenantId: string, uid: Uint8Array, peer: AgentPeer): Entry {
@@ -113,6 +113,7 @@ export function createAgentHub(deps: AgentHubDeps) {
   function release(entry: Entry, at: Date) {
     if (entries.get(entry.key) !== entry) return;
     entries.delete(entry.key);
+    track(entry, -1);
     const state = entry.session.state;
     if (state) protocolStates.set(entry.key, state);
     deps.buffer.record({
@@ -122,7 +123,6 @@ export function createAgentHub(deps: AgentHubDeps) {
       connected: false,
       disconnectedAt: at,
     });
-    gauge();
   }
 
   async function loadAssignment(entry: Entry, reportedHash: Uint8Array | undefined) {
@@ -180,7 +180,11 @@ export function createAgentHub(deps: AgentHubDeps) {
       entries.delete(entry.key);
       entry.uidHex = uidHex;
       entry.key = keyOf(entry.tenantId, uidHex);
-      entries.get(entry.key)?.peer.close?.(1008, 'instance_uid taken over');
+      const holder = entries.get(entry.key);
+      if (holder) {
+        holder.peer.close?.(1008, 'instance_uid taken over');
+        release(holder, now);
+      }
       entries.set(entry.key, entry);
     }
 
@@ -239,12 +243,13 @@ export function createAgentHub(deps: AgentHubDeps) {
         const state = entry.session.state;
         if (state) protocolStates.set(key, state);
         entries.delete(key);
+        track(entry, -1);
         entry = undefined;
       }
       if (!entry) {
         entry = newEntry(tenantId, msg.instanceUid, peer);
         entries.set(key, entry);
-        gauge();
+        track(entry, 1);
       }
       const e = entry;
       const result = e.chain.then(() => process(e, msg));
