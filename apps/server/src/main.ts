@@ -15,18 +15,15 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.log.level);
-  let server;
-  try {
-    server = await startServer(config, logger);
-  } catch (err) {
-    logger.fatal({ err: (err as Error).message }, 'failed to start');
-    console.error(`ampora: ${(err as Error).message}`);
-    process.exit(1);
-  }
 
+  // Handlers go in before start-up begins: a signal that arrives while the server is still starting
+  // must wait for start-up to finish and then drain, not kill the process mid-migration.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopRequested: string | undefined;
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    stopRequested ??= signal;
+    if (!server || stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     server
@@ -42,6 +39,15 @@ async function main() {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    logger.fatal({ err: (err as Error).message }, 'failed to start');
+    console.error(`ampora: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  if (stopRequested) stop(stopRequested);
 }
 
 void main();

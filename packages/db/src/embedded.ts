@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import path from 'node:path';
@@ -43,7 +43,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const parent = path.dirname(options.dataDir);
   await mkdir(parent, { recursive: true });
   // As root the cluster runs as the OS user `postgres`, which must be able to traverse to its directory.
-  if (isRoot) await chmod(parent, 0o755);
+  if (isRoot) {
+    await chmod(parent, 0o755);
+    assertTraversable(parent);
+  }
 
   const lines: string[] = [];
   const capture = (message: unknown) => {
@@ -79,6 +82,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/postgres`;
   return { url, stop: () => pg.stop() };
+}
+
+/** Every ancestor must be searchable by others, or initdb fails with a bare "Permission denied". */
+function assertTraversable(dir: string) {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) {
+      throw new Error(
+        `embedded PostgreSQL runs as the OS user "postgres" when started as root, and it cannot reach ${dir}: ` +
+          `${d} is not searchable by other users. Run \`chmod o+x ${d}\`, choose another AMPORA_DATA_DIR, or run as a non-root user.`,
+      );
+    }
+    if (d === path.dirname(d)) return;
+  }
 }
 
 async function assertPortFree(port: number) {

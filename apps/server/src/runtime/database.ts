@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   APP_ROLE,
@@ -21,8 +23,26 @@ export interface DatabaseRuntime {
 export interface DatabaseSecrets {
   /** Password the app role logs in with; derived from the master key so every replica agrees. */
   appRolePassword: string;
-  /** Superuser password of the embedded cluster. */
-  embeddedOwnerPassword: string;
+  /**
+   * Runs on the owner connection before migrations touch anything, so a wrong master key is
+   * reported before the app role's password is reset from it.
+   */
+  beforeMigrate?: (owner: Database) => Promise<void>;
+}
+
+/**
+ * The embedded cluster's superuser password lives next to the cluster, not derived from the master
+ * key: a wrong master key must reach the canary check and be reported as such, not fail to log in.
+ */
+async function embeddedOwnerPassword(dataDir: string): Promise<string> {
+  const file = path.join(path.dirname(dataDir), 'postgres-owner.password');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, randomBytes(24).toString('hex') + '\n', { mode: 0o600, flag: 'wx' }).catch(
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    },
+  );
+  return (await readFile(file, 'utf8')).trim();
 }
 
 /**
@@ -46,7 +66,7 @@ export async function openDatabase(
     const embedded = await startEmbeddedPostgres({
       dataDir,
       port: config.database.embeddedPort,
-      password: secrets.embeddedOwnerPassword,
+      password: await embeddedOwnerPassword(dataDir),
       log: (line) => pgLog.debug(line),
     });
     ownerUrl = embedded.url;
@@ -55,6 +75,7 @@ export async function openDatabase(
 
   const owner = createDatabase(ownerUrl, { max: 1, applicationName: 'ampora-migrate' });
   try {
+    await secrets.beforeMigrate?.(owner);
     const applied = await migrateToLatest(owner, {
       appRolePassword: config.database.appUrl ? undefined : secrets.appRolePassword,
     });

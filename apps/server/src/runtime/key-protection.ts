@@ -5,6 +5,7 @@ import {
   parsePreviousMasterKey,
   type KeyProtector,
 } from '@ampora/keys';
+import { sql } from 'kysely';
 import type { Clock, Database } from '@ampora/db';
 import type { Logger } from '../observability/logger.js';
 import type { MasterKeyMaterial } from './master-key.js';
@@ -35,6 +36,10 @@ export async function checkMasterKey(db: Database, keys: KeyProtector, clock: Cl
       .execute();
     return;
   }
+  await verifyCanary(row, keys, logger);
+}
+
+async function verifyCanary(row: { canary: string; key_id: string }, keys: KeyProtector, logger: Logger) {
   let status;
   try {
     status = await keys.verifyKeyCheck(row.canary);
@@ -54,6 +59,28 @@ export async function checkMasterKey(db: Database, keys: KeyProtector, clock: Cl
       'data is still wrapped under the previous master key; run `ampora keys rewrap` to finish the rotation',
     );
   }
+}
+
+async function readCanary(db: Database) {
+  return db
+    .selectFrom('key_protection_state')
+    .select(['canary', 'key_id'])
+    .where('id', '=', 1)
+    .executeTakeFirst();
+}
+
+/**
+ * The same comparison before migrations, on an existing database only (a new one has no canary
+ * table yet). Writes nothing.
+ */
+export async function precheckMasterKey(owner: Database, keys: KeyProtector, logger: Logger) {
+  const exists = await sql<{
+    t: string | null;
+  }>`select to_regclass('public.key_protection_state')::text as t`.execute(owner);
+  if (!exists.rows[0]?.t) return;
+  const row = await readCanary(owner);
+  if (!row) return;
+  await verifyCanary(row, keys, logger);
 }
 
 /** After a rewrap, the canary moves to the current key. */

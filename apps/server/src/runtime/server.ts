@@ -10,7 +10,7 @@ import { createMetricsRegistry } from '../observability/metrics.js';
 import type { ServerContext } from './context.js';
 import { openDatabase } from './database.js';
 import { createGatewayCore, openAgentAccess } from './gateway.js';
-import { checkMasterKey, createKeys } from './key-protection.js';
+import { checkMasterKey, createKeys, precheckMasterKey } from './key-protection.js';
 import { resolveMasterKey } from './master-key.js';
 import { createModules } from './modules.js';
 
@@ -35,7 +35,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     config,
     {
       appRolePassword: keys.deriveSecret('db-app-role').toString('hex'),
-      embeddedOwnerPassword: keys.deriveSecret('embedded-db-owner').toString('hex'),
+      beforeMigrate: (owner) => precheckMasterKey(owner, keys, logger),
     },
     logger,
   );
