@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from './config/index.js';
 import { createLogger } from './observability/logger.js';
+import { startTracing } from './observability/tracing.js';
 import { startServer } from './runtime/server.js';
 
 /** Process entry point: start, then drain on SIGTERM/SIGINT. */
@@ -15,6 +16,7 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.log.level);
+  const tracing = startTracing(logger);
 
   // Handlers go in before start-up begins: a signal that arrives while the server is still starting
   // must wait for start-up to finish and then drain, not kill the process mid-migration.
@@ -28,6 +30,7 @@ async function main() {
     logger.info({ signal }, 'shutting down');
     server
       .close()
+      .then(() => tracing.shutdown())
       .then(() => {
         logger.info('stopped');
         process.exit(0);

@@ -1,4 +1,6 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Clock, Database, IdSource } from '@ampora/db';
+import { tracer } from '../../observability/tracing.js';
 import type { Logger } from '../../observability/logger.js';
 import { isLivenessOnly, mergePatch, type AgentStatePatch } from './agent-state.js';
 import { applyPatches } from './agents-queries.js';
@@ -63,6 +65,9 @@ export function createAgentStateBuffer(o: AgentStateBufferOptions): AgentStateBu
       for (let i = 0; i < entries.length; i += maxBatch) {
         const slice = entries.slice(i, i + maxBatch);
         const started = process.hrtime.bigint();
+        const span = tracer().startSpan('agent-state.flush', {
+          attributes: { 'ampora.tenant_id': tenantId, 'ampora.rows': slice.length },
+        });
         try {
           await applyPatches(
             o.db,
@@ -70,9 +75,13 @@ export function createAgentStateBuffer(o: AgentStateBufferOptions): AgentStateBu
             tenantId,
             slice.map(([, p]) => p),
           );
+          span.end();
           for (const [key] of slice) lastWritten.set(key, now);
           o.onFlush?.(slice.length, Number(process.hrtime.bigint() - started) / 1e9);
         } catch (err) {
+          span.recordException(err as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
           o.logger.error(
             { err: (err as Error).message, rows: slice.length },
             'agent state flush failed; will retry',
