@@ -25,6 +25,10 @@ beforeAll(async () => {
     AMPORA_TEST_HOOKS_ENABLED: 'true',
     AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
     AMPORA_OPAMP_MAX_MESSAGE_BYTES: '65536',
+    // Protocol duties, not credentials, are under test here: agents connect over plain HTTP without
+    // any (the enrollment and mTLS paths are covered by the trust-* tests).
+    AMPORA_OPAMP_REQUIRE_MTLS: 'false',
+    AMPORA_OPAMP_BOOTSTRAP_PLAINTEXT_ALLOWED: 'true',
   });
 }, 90_000);
 afterAll(async () => {

@@ -82,6 +82,7 @@ export async function applyConnectionSettings(
   let status = ConnectionSettingsStatuses.ConnectionSettingsStatuses_APPLIED;
   let errorMessage = '';
   try {
+    await agent.adoptCertificate(offers);
     await agent.options.onConnectionSettings?.(offers, agent);
   } catch (err) {
     status = ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED;

@@ -12,6 +12,7 @@ import {
   type ServerToAgentCommand,
 } from '@ampora/opamp';
 import type { SimAgent } from './agent';
+import type { AgentCredentials, KeyType } from './agent-credentials';
 import type { ApplyMode } from './agent-offers';
 import type { ConfigFiles, HealthInit } from './agent-status';
 import type { LatencyRecorder } from './latency';
@@ -64,6 +65,18 @@ export interface SimAgentOptions extends ConnectionOptions {
   latency?: LatencyRecorder;
   now?: () => number;
   randomBytes?: (length: number) => Uint8Array;
+  /** Enrolls with this bootstrap token (sent as `Authorization: Bearer`), then reconnects with mTLS. */
+  bootstrapToken?: string;
+  /** Enrollment and renewal use the CSR flow (the key never leaves the agent); otherwise the server makes the key. */
+  csr?: boolean;
+  /** Key type for CSRs. Default ec (P-256). */
+  keyType?: KeyType;
+  /** Already enrolled: connect with these credentials (mTLS). */
+  credentials?: AgentCredentials;
+  /** CSR agents ask for a new certificate once this fraction of its lifetime has passed. Default 2/3. */
+  renewAtFraction?: number;
+  /** Claim this uid in the enrollment CSR instead of the agent's own (fault injection). */
+  csrClaimUid?: string;
   /**
    * Extension point for certificate handling: called for each new
    * connection-settings offer; throwing reports FAILED.
@@ -81,6 +94,8 @@ export interface SimAgentEvents {
   connectionSettings: [ConnectionSettingsOffers];
   command: [ServerToAgentCommand];
   customMessage: [CustomMessage];
+  /** New client credentials are in use (after enrollment or renewal). */
+  credentials: [AgentCredentials];
   instanceUidChanged: [{ previous: Uint8Array; current: Uint8Array }];
   protocolError: [Error];
   transportError: [Error];

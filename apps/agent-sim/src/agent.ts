@@ -8,6 +8,7 @@ import {
   AgentCapability as A,
   AgentToServerSchema,
   ComponentHealthSchema,
+  ConnectionSettingsRequestSchema,
   ServerErrorResponseType,
   ServerToAgentFlag,
   ServerToAgentSchema,
@@ -18,6 +19,7 @@ import {
   toBinary,
   uuidToString,
   type AgentToServer,
+  type ConnectionSettingsOffers,
   type ConnectionSettingsRequest,
   type EffectiveConfig,
   type ServerToAgent,
@@ -33,6 +35,13 @@ import {
   type ConfigFiles,
   type HealthInit,
 } from './agent-status';
+import {
+  createCsr,
+  credentialsOf,
+  generateAgentKey,
+  type AgentCredentials,
+  type AgentKey,
+} from './agent-credentials';
 import { applyConnectionSettings, applyPackages, applyRemoteConfig, type ApplyMode } from './agent-offers';
 import { DEFAULT_CAPABILITIES, type SimAgentEvents, type SimAgentOptions } from './agent-options';
 import {
@@ -61,7 +70,14 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   heartbeatIntervalSeconds: number;
   lastRemoteConfigHash: Uint8Array | undefined;
   lastConnectionSettingsHash: Uint8Array | undefined;
+  /** The client credentials in use (after enrollment), if any. */
+  credentials: AgentCredentials | undefined;
   private connection: ConnectionOptions;
+  /** The key of an outstanding CSR, waiting for its certificate. */
+  private csrKey: AgentKey | undefined;
+  /** A connection-settings request to carry in the next message. */
+  private pendingRequest: ConnectionSettingsRequest | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private transport: SimTransport | undefined;
   private chain: Promise<void> = Promise.resolve();
   private waiters = new Set<Waiter>();
@@ -83,6 +99,19 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
       tls: options.tls,
       localAddress: options.localAddress,
     };
+    this.credentials = options.credentials;
+    if (options.credentials) {
+      this.connection.tls = {
+        ...this.connection.tls,
+        cert: options.credentials.certPem,
+        key: options.credentials.keyPem,
+      };
+    } else if (options.bootstrapToken) {
+      this.connection.headers = {
+        ...this.connection.headers,
+        Authorization: `Bearer ${options.bootstrapToken}`,
+      };
+    }
     this.applyMode = options.applyMode ?? 'apply';
     this.heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 30;
     this.status = new AgentStatus(uid, options.capabilities ?? DEFAULT_CAPABILITIES);
@@ -143,6 +172,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     this.stopping = true;
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.renewTimer);
     this.reconnectTimer = undefined;
     if ((options.graceful ?? true) && this.transport?.isOpen) {
       await this.exchangeMessage({ disconnect: true }).catch(() => undefined);
@@ -222,7 +252,80 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     });
   }
 
+  /**
+   * Asks for a new certificate now through the CSR flow (a fresh key, which never leaves the
+   * agent). The server's offer arrives in the reply, and the agent switches to it.
+   */
+  async renewCertificate(): Promise<ServerToAgent | undefined> {
+    await this.prepareCsr();
+    return this.exchangeMessage();
+  }
+
+  private async prepareCsr(): Promise<void> {
+    this.csrKey = await generateAgentKey(this.options.keyType ?? 'ec');
+    const csr = await createCsr(this.instanceUid, this.csrKey, { claimUid: this.options.csrClaimUid });
+    this.pendingRequest = create(ConnectionSettingsRequestSchema, {
+      opamp: { certificateRequest: { csr: new TextEncoder().encode(csr) } },
+    });
+  }
+
+  /**
+   * Takes a certificate offered in connection settings: reconnects with it (mTLS) and keeps it
+   * once that works; otherwise goes back to the previous connection and reports the failure.
+   * Returns false when the offer carries no new certificate.
+   */
+  async adoptCertificate(offers: ConnectionSettingsOffers): Promise<boolean> {
+    const offered = offers.opamp?.certificate;
+    if (!offered || offered.cert.length === 0) return false;
+    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
+    const certPem = decode(offered.cert);
+    if (certPem === this.credentials?.certPem) return false;
+    const serverKey = offered.privateKey.length > 0;
+    const keyPem = serverKey ? decode(offered.privateKey) : this.csrKey?.privateKeyPem;
+    if (!keyPem)
+      throw new Error('the offered certificate carries no key and no certificate request is outstanding');
+    const next = credentialsOf(certPem, keyPem, decode(offered.caCert), serverKey ? 'server' : 'csr');
+    const previous = { ...this.connection };
+    const headers = Object.fromEntries(
+      Object.entries(this.connection.headers ?? {}).filter(
+        ([name]) => name.toLowerCase() !== 'authorization',
+      ),
+    );
+    const serverCa = offers.opamp?.tls?.caPemContents;
+    const tls = { ...this.connection.tls, cert: certPem, key: keyPem, ...(serverCa ? { ca: serverCa } : {}) };
+    const url = offers.opamp?.destinationEndpoint || this.connection.url;
+    try {
+      await this.reconnect({ url, headers, tls });
+    } catch (err) {
+      // Keep what worked: the old certificate stays valid until the new one has been used.
+      if (this.credentials) await this.reconnect(previous).catch(() => undefined);
+      throw err;
+    }
+    this.credentials = next;
+    this.csrKey = undefined;
+    this.emit('credentials', next);
+    this.scheduleRenewal();
+    return true;
+  }
+
+  /** CSR agents renew themselves; server-keyed agents wait for the server's offer. */
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewTimer);
+    const c = this.credentials;
+    if (!c || c.keyOrigin !== 'csr' || this.stopping) return;
+    const life = c.notAfter.getTime() - c.notBefore.getTime();
+    const at = c.notBefore.getTime() + life * (this.options.renewAtFraction ?? 2 / 3);
+    this.renewTimer = setTimeout(
+      () => void this.renewCertificate().catch((e: Error) => this.emit('transportError', e)),
+      Math.max(0, Math.min(at - Date.now(), 2_147_483_647)),
+    );
+    this.renewTimer.unref();
+  }
+
   private async connect(): Promise<void> {
+    if (this.options.bootstrapToken && !this.credentials && this.options.csr && !this.csrKey) {
+      await this.prepareCsr();
+    }
     this.transport = this.createTransport();
     await this.transport.open();
     this.emit('connected');
@@ -265,7 +368,9 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   /** Builds, sends and awaits the reply to the next AgentToServer. */
   exchangeMessage(options: BuildOptions = {}): Promise<ServerToAgent | undefined> {
     return this.enqueue(() => {
-      const msg: AgentToServer = this.status.next(options);
+      const request = options.connectionSettingsRequest ?? this.pendingRequest;
+      this.pendingRequest = undefined;
+      const msg: AgentToServer = this.status.next({ ...options, connectionSettingsRequest: request });
       return this.exchange(() => this.requireTransport().send(toBinary(AgentToServerSchema, msg)), true);
     });
   }

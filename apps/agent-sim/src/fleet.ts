@@ -15,6 +15,8 @@ export interface FleetOptions extends Omit<SimAgentOptions, 'instanceUid' | 'loc
   perAgent?: (index: number) => Partial<SimAgentOptions>;
   /** Shared recorder; one is created when absent. */
   latency?: LatencyRecorder;
+  /** Called for each agent before it starts, e.g. to subscribe to its events. */
+  onCreated?: (agent: SimAgent, index: number) => void;
 }
 
 export interface Fleet {
@@ -36,7 +38,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** Starts `count` agents, staggered; resolves when every start has finished (succeeded or failed). */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
-  const { count, staggerMs = 0, localAddresses, perAgent, ...common } = options;
+  const { count, staggerMs = 0, localAddresses, perAgent, onCreated, ...common } = options;
   const latency = options.latency ?? createLatencyRecorder();
   const agents: SimAgent[] = [];
   const failures: Array<{ index: number; error: Error }> = [];
@@ -53,6 +55,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       ...perAgent?.(index),
     });
     agents.push(agent);
+    onCreated?.(agent, index);
     starts.push(agent.start().catch((error: Error) => void failures.push({ index, error })));
     if (staggerMs > 0 && index < count - 1) await sleep(staggerMs);
   }

@@ -2,6 +2,14 @@
  * @ampora/agent-sim — a spec-complete OpAMP agent simulator for tests,
  * demos and load tests.
  */
+export {
+  createCsr,
+  credentialsOf,
+  generateAgentKey,
+  type AgentCredentials,
+  type AgentKey,
+  type KeyType,
+} from './agent-credentials';
 export { SimAgent, createSimAgent, type ApplyMode, type ConfigFiles, type HealthInit } from './agent';
 export { DEFAULT_CAPABILITIES, type SimAgentOptions, type SimAgentEvents } from './agent-options';
 export {

@@ -1,10 +1,19 @@
 /**
  * Command line for the OpAMP agent simulator: `npm run sim -- --help`.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { uuidToString } from '@ampora/opamp';
-import { loopbackAddresses, startFleet, type ApplyMode, type TransportKind } from './index';
+import { uuidFromString, uuidToString } from '@ampora/opamp';
+import {
+  loopbackAddresses,
+  startFleet,
+  type AgentCredentials,
+  type ApplyMode,
+  type KeyType,
+  type SimAgent,
+  type TransportKind,
+} from './index';
 
 const HELP = `Usage: npm run sim -- [options]
 
@@ -18,6 +27,14 @@ Connection
   --cert <file>             PEM client certificate (mTLS)
   --key <file>              PEM client private key (mTLS)
   --insecure                Do not verify the server certificate (tests only)
+  --uid <uuid>              Instance uid (one agent; e.g. the one bound to --cert)
+
+Enrollment
+  --token <amp-bs.…>        Enroll with this bootstrap token, then reconnect with mTLS
+  --csr                     Use the CSR flow (the key never leaves the agent); default: server-made key
+  --key-type <ec|rsa>       Key type for CSRs (default ec, P-256)
+  --renew-at <fraction>     CSR agents request a new certificate after this fraction of its life (default 0.667)
+  --save-credentials <dir>  Write cert.pem, key.pem, ca.pem and uid there whenever credentials change (one agent)
   --gzip                    HTTP: gzip request bodies and accept gzip replies
 
 Fleet
@@ -45,6 +62,12 @@ async function main(): Promise<void> {
       cert: { type: 'string' },
       key: { type: 'string' },
       insecure: { type: 'boolean', default: false },
+      uid: { type: 'string' },
+      token: { type: 'string' },
+      csr: { type: 'boolean', default: false },
+      'key-type': { type: 'string', default: 'ec' },
+      'renew-at': { type: 'string' },
+      'save-credentials': { type: 'string' },
       gzip: { type: 'boolean', default: false },
       count: { type: 'string', default: '1' },
       'stagger-ms': { type: 'string', default: '10' },
@@ -80,7 +103,18 @@ async function main(): Promise<void> {
     }),
   );
   const read = (file: string | undefined) => (file ? readFileSync(file) : undefined);
+  const keyType = values['key-type'];
+  if (keyType !== 'ec' && keyType !== 'rsa') throw new Error('--key-type must be ec or rsa');
+  const count = num('count', values.count);
+  if ((values.uid || values['save-credentials']) && count !== 1)
+    throw new Error('--uid and --save-credentials need --count 1');
   return run({
+    uid: values.uid ? uuidFromString(values.uid) : undefined,
+    token: values.token,
+    csr: values.csr,
+    keyType,
+    renewAt: values['renew-at'] === undefined ? undefined : num('renew-at', values['renew-at']),
+    saveCredentials: values['save-credentials'],
     url: values.url,
     transport,
     headers,
@@ -91,7 +125,7 @@ async function main(): Promise<void> {
       rejectUnauthorized: !values.insecure,
     },
     gzip: values.gzip,
-    count: num('count', values.count),
+    count,
     staggerMs: num('stagger-ms', values['stagger-ms']),
     sourceAddresses: values['source-addresses']
       ? num('source-addresses', values['source-addresses'])
@@ -112,6 +146,12 @@ function parseTransport(value: string): TransportKind {
 }
 
 interface RunOptions {
+  uid: Uint8Array | undefined;
+  token: string | undefined;
+  csr: boolean;
+  keyType: KeyType;
+  renewAt: number | undefined;
+  saveCredentials: string | undefined;
   url: string;
   transport: TransportKind | undefined;
   headers: Record<string, string>;
@@ -126,6 +166,20 @@ interface RunOptions {
   requestUid: boolean;
   durationS: number | undefined;
   statsEveryS: number;
+}
+
+/** Keeps the agent's current credentials on disk, so a later run can connect with them. */
+function saveOnChange(agent: SimAgent, dir: string) {
+  agent.on('credentials', (c: AgentCredentials) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'cert.pem'), c.certPem);
+    writeFileSync(path.join(dir, 'key.pem'), c.keyPem, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'ca.pem'), c.caPem);
+    writeFileSync(path.join(dir, 'uid'), uuidToString(agent.instanceUid));
+    console.log(
+      `credentials saved to ${dir} (certificate ${c.fingerprint.slice(0, 16)}…, until ${c.notAfter.toISOString()})`,
+    );
+  });
 }
 
 async function run(o: RunOptions): Promise<void> {
@@ -143,6 +197,12 @@ async function run(o: RunOptions): Promise<void> {
     applyDelayMs: o.applyDelayMs,
     heartbeatIntervalSeconds: o.heartbeat,
     requestInstanceUid: o.requestUid,
+    bootstrapToken: o.token,
+    csr: o.csr,
+    keyType: o.keyType,
+    renewAtFraction: o.renewAt,
+    perAgent: o.uid ? () => ({ instanceUid: o.uid }) : undefined,
+    onCreated: o.saveCredentials ? (agent) => saveOnChange(agent, o.saveCredentials!) : undefined,
   });
   for (const f of fleet.failures) console.error(`agent ${f.index} failed to start: ${f.error.message}`);
   console.log(`${fleet.agents.length - fleet.failures.length}/${o.count} agent(s) connected`);

@@ -1,9 +1,13 @@
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Clock, Database, IdSource } from '@ampora/db';
 import type { Config } from './config/index.js';
+import { DOCS_PREFIX, installOpenApi } from './http/openapi.js';
 import { installProblemHandlers } from './http/problem.js';
+import { installRateLimits } from './http/rate-limit.js';
 import { denyAll, installRouteAccess, type AccessControl } from './http/route-access.js';
+import { commaList, installCors, installSecurityHeaders } from './http/security-headers.js';
 import { healthRoutes } from './modules/health/health-routes.js';
 import type { Logger } from './observability/logger.js';
 
@@ -35,11 +39,35 @@ export async function build(deps: AppDeps): Promise<App> {
   });
 
   installProblemHandlers(app);
-  installRouteAccess(app, deps.access ?? (() => denyAll));
+  // Order matters: headers first (so refusals carry them too), then CORS, then the per-address
+  // bucket, then authentication, the per-principal bucket and authorization.
+  await installSecurityHeaders(app);
+  const cors = commaList(deps.config.http.corsOrigins);
+  await installCors(app, cors);
+  // Cookies are parsed in an onRequest hook, which must run before authentication's.
+  await app.register(cookie);
+  const limitPrincipal = await installRateLimits(app, {
+    clock: deps.clock,
+    principalPerMinute: deps.config.http.rateLimit.principalPerMinute,
+    ipPerMinute: deps.config.http.rateLimit.ipPerMinute,
+    exempt: PROBES,
+  });
+  installRouteAccess(app, deps.access ?? (() => denyAll), {
+    anonymousPrefixes: [
+      { prefix: DOCS_PREFIX, why: 'API reference page (static assets of the OpenAPI viewer)' },
+      ...(cors.length ? [{ prefix: '*', why: 'CORS preflight; answers with CORS headers only' }] : []),
+    ],
+    afterAuthenticate: limitPrincipal,
+  });
+  await installOpenApi(app, API_VERSION);
   await app.register(healthRoutes, { isReady: deps.isReady, metrics: deps.metrics });
   for (const mod of deps.modules ?? []) await app.register(mod);
   return app;
 }
+
+const API_VERSION = '0.1.0';
+/** Probes and the metrics scrape are never rate limited: an orchestrator must always reach them. */
+const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 function parseTrustedProxies(value: string): string[] | false {
   const list = value

@@ -79,6 +79,8 @@ export const ACTIONS = {
   // Tenancy and identity
   'tenants:read': viewer,
   'tenants:write': admin,
+  // Every signed-in operator and token may see who it is (`GET /api/me`).
+  'auth:self:read': viewer,
   'auth:users:read': admin,
   'auth:users:write': admin,
   'auth:pats:read': admin,

@@ -50,6 +50,7 @@ const EXPECTED: Record<string, readonly Role[]> = {
   'gitops:write': A,
   'tenants:read': V,
   'tenants:write': A,
+  'auth:self:read': V,
   'auth:users:read': A,
   'auth:users:write': A,
   'auth:pats:read': A,

@@ -1,10 +1,14 @@
 import { createHash } from 'node:crypto';
 import {
+  AgentCapability,
   AgentConfigMapSchema,
   AgentRemoteConfigSchema,
-  ConnectionSettingsOffersSchema,
+  AgentToServerFlag,
+  ServerCapability,
   createAgentSession,
   create,
+  errorResponse,
+  has,
   type AgentProtocolState,
   type AgentSession,
   type OfferResult,
@@ -17,6 +21,8 @@ import { withTenant, type Clock, type Database } from '@ampora/db';
 import type { Logger } from '../observability/logger.js';
 import type { AgentStateBuffer } from '../modules/agents/agent-state-buffer.js';
 import { getAgentByUid, setRemoteConfig } from '../modules/agents/agents-queries.js';
+import type { Admitted, AgentIdentity, AgentTrust } from './agent-principal.js';
+import { opampOffer } from './connection-offers.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { SectionDeduper, sectionsToPatch } from './status-sections.js';
 
@@ -37,6 +43,16 @@ interface Entry {
   session: AgentSession;
   dedupe: SectionDeduper;
   peer: AgentPeer;
+  /** The latest admission (an HTTP agent is admitted again at every poll). */
+  admitted: Admitted;
+  /** `anonymous` or `agent:<id>`: an entry is only ever used by the principal that created it. */
+  principalKey: string;
+  identity?: AgentIdentity;
+  /** Set until the bootstrap token of this enrollment session is redeemed. */
+  enrolling: boolean;
+  /** This stream redeemed a token: its offer already carried the heartbeat interval. */
+  enrolledHere: boolean;
+  renewal?: 'issuing' | 'offered' | 'failed';
   agentId?: string;
   assignedHash?: string;
   loaded: boolean;
@@ -44,6 +60,16 @@ interface Entry {
   /** Messages of one agent are handled one at a time (the session's concurrency rule). */
   chain: Promise<unknown>;
 }
+
+/** A reply, and whether the stream (or HTTP connection) must be closed once it is sent. */
+export interface HubReply {
+  reply: ServerToAgent;
+  close?: { code: number; reason: string };
+}
+
+const principalKeyOf = (identity: AgentIdentity | undefined) =>
+  identity ? `agent:${identity.agentId}` : 'anonymous';
+const hexOf = (uid: Uint8Array) => Buffer.from(uid).toString('hex');
 
 export interface AgentHubDeps {
   db: Database;
@@ -61,6 +87,8 @@ export interface AgentHubDeps {
   /** The OpAMP URL agents should use, per transport; never empty in an offer (N-9). */
   opampEndpoint: (transport: 'websocket' | 'http') => string;
   heartbeatIntervalSeconds: number;
+  /** A WebSocket that enrolled with a token is closed this long after it got its certificate. */
+  enrollmentGraceMs?: number;
 }
 
 export type RemoteConfigFiles = Record<string, { body: Buffer; contentType: string }>;
@@ -72,26 +100,34 @@ export type AssignResult =
 
 /**
  * Every agent with a live session on this instance, keyed by tenant and instance_uid (never by
- * connection: one stream may carry several agents, and an HTTP agent has no stream at all).
+ * connection: one stream may carry several agents, and an HTTP agent has no stream at all). An
+ * entry belongs to the principal that created it: an enrolled agent's entry is only ever used by
+ * a connection proving that agent's identity, so no agent can take over another's session.
  */
 export function createAgentHub(deps: AgentHubDeps) {
   const entries = new Map<string, Entry>();
   /** Protocol state outlives sessions, so a reconnecting agent may keep compressing (A-8). */
   const protocolStates = new Map<string, AgentProtocolState>();
+  /** Live WebSocket streams and what they proved, so a revocation can close them at once. */
+  const streams = new Map<AgentPeer, { admitted: Admitted; identity?: AgentIdentity }>();
+  let trust: AgentTrust | undefined;
   const keyOf = (tenantId: string, uidHex: string) => `${tenantId}:${uidHex}`;
 
-  const live = { websocket: 0, http: 0 };
-  /** Keeps the per-transport session gauge in step with `entries` without walking it. */
-  function track(entry: Entry, delta: 1 | -1) {
-    live[entry.peer.transport] += delta;
-    deps.metrics.activeSessions.set({ transport: entry.peer.transport }, live[entry.peer.transport]);
+  function gauge() {
+    let ws = 0;
+    for (const e of entries.values()) if (e.peer.transport === 'websocket') ws++;
+    deps.metrics.activeSessions.set({ transport: 'websocket' }, ws);
+    deps.metrics.activeSessions.set({ transport: 'http' }, entries.size - ws);
   }
 
-  function newEntry(tenantId: string, uid: Uint8Array, peer: AgentPeer): Entry {
-    const uidHex = Buffer.from(uid).toString('hex');
-    const key = keyOf(tenantId, uidHex);
+  function newEntry(admitted: Admitted, uid: Uint8Array, peer: AgentPeer, identity?: AgentIdentity): Entry {
+    const uidHex = hexOf(uid);
+    const key = keyOf(admitted.tenantId, uidHex);
+    const serverCapabilities = trust
+      ? deps.sessionConfig.serverCapabilities | ServerCapability.AcceptsConnectionSettingsRequest
+      : deps.sessionConfig.serverCapabilities;
     const session = createAgentSession({
-      config: { ...deps.sessionConfig, transport: peer.transport },
+      config: { ...deps.sessionConfig, serverCapabilities, transport: peer.transport },
       instanceUid: uid,
       stored: protocolStates.get(key),
       now: () => deps.clock.now().getTime(),
@@ -99,11 +135,16 @@ export function createAgentHub(deps: AgentHubDeps) {
     });
     return {
       key,
-      tenantId,
+      tenantId: admitted.tenantId,
       uidHex,
       session,
       dedupe: new SectionDeduper(),
       peer,
+      admitted,
+      principalKey: principalKeyOf(identity),
+      identity,
+      enrolling: admitted.agent.kind === 'bootstrap' && !identity,
+      enrolledHere: false,
       loaded: false,
       lastMessageAt: 0,
       chain: Promise.resolve(),
@@ -113,7 +154,6 @@ export function createAgentHub(deps: AgentHubDeps) {
   function release(entry: Entry, at: Date) {
     if (entries.get(entry.key) !== entry) return;
     entries.delete(entry.key);
-    track(entry, -1);
     const state = entry.session.state;
     if (state) protocolStates.set(entry.key, state);
     deps.buffer.record({
@@ -123,6 +163,20 @@ export function createAgentHub(deps: AgentHubDeps) {
       connected: false,
       disconnectedAt: at,
     });
+    gauge();
+  }
+
+  /** Puts an entry under its key; a different holder of the key loses its session. */
+  function register(entry: Entry, closeReason: string) {
+    const existing = entries.get(entry.key);
+    if (existing === entry) return;
+    if (existing) {
+      if (existing.peer !== entry.peer) existing.peer.close?.(1008, closeReason);
+      const state = existing.session.state;
+      if (state) protocolStates.set(existing.key, state);
+    }
+    entries.set(entry.key, entry);
+    gauge();
   }
 
   async function loadAssignment(entry: Entry, reportedHash: Uint8Array | undefined) {
@@ -147,45 +201,158 @@ export function createAgentHub(deps: AgentHubDeps) {
     }
   }
 
-  /** Offers the configured heartbeat interval through OpAMP connection settings (N-25, N-26). */
+  /**
+   * Offers the configured heartbeat interval through OpAMP connection settings (N-25, N-26). An
+   * enrolled agent's offer carries the certificate it already uses: an opamp offer without one
+   * would tell it to stop presenting a client certificate, and lock it out.
+   */
   function offerHeartbeat(entry: Entry) {
-    const destinationEndpoint = deps.opampEndpoint(entry.peer.transport);
-    const interval = BigInt(deps.heartbeatIntervalSeconds);
-    const hash = createHash('sha256').update(`opamp\0${destinationEndpoint}\0${interval}`).digest();
+    const identity = entry.identity;
+    const certificate = identity && trust ? trust.currentCertificate(identity) : undefined;
+    if (identity && !certificate) return;
     entry.session.offer({
       kind: 'connectionSettings',
-      connectionSettings: create(ConnectionSettingsOffersSchema, {
-        hash,
-        opamp: { destinationEndpoint, heartbeatIntervalSeconds: interval },
+      connectionSettings: opampOffer({
+        destinationEndpoint: deps.opampEndpoint(entry.peer.transport),
+        heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds,
+        certificate: certificate && {
+          certPem: Buffer.from(certificate.cert).toString(),
+          caPem: Buffer.from(certificate.caCert).toString(),
+        },
+        serverCaPem: identity ? trust?.serverCaPem() : undefined,
       }),
     });
   }
 
-  async function process(entry: Entry, msg: ValidAgentToServer): Promise<ServerToAgent> {
+  /** Pushes whatever is pending to a WebSocket agent, between two of its messages. */
+  function pushLater(entry: Entry) {
+    if (entry.peer.transport !== 'websocket') return;
+    entry.chain = entry.chain.then(() => {
+      if (entries.get(entry.key) !== entry) return;
+      for (let m = entry.session.push(); m; m = entry.session.push()) entry.peer.push?.(m);
+    });
+  }
+
+  /** Offers a new certificate with a server-generated key, once per session, off the reply path. */
+  function startRenewal(entry: Entry, identity: AgentIdentity) {
+    if (!trust) return;
+    entry.renewal = 'issuing';
+    trust.renew(entry.admitted, identity).then(
+      (offer) => {
+        entry.renewal = 'offered';
+        if (!offer || entries.get(entry.key) !== entry) return;
+        const offered = entry.session.offer({ kind: 'connectionSettings', connectionSettings: offer });
+        if (offered.ok) pushLater(entry);
+      },
+      (err: unknown) => {
+        entry.renewal = 'failed';
+        deps.logger.error({ err, agent: identity.agentId }, 'certificate renewal failed');
+      },
+    );
+  }
+
+  function refuseImpersonation(
+    admitted: Admitted,
+    msg: ValidAgentToServer,
+    boundUidHex: string | null,
+    peer: AgentPeer,
+    message: string,
+  ): HubReply {
+    deps.metrics.impersonationRefused.inc();
+    deps.logger.warn(
+      { claimed: hexOf(msg.instanceUid), bound: boundUidHex, remoteAddress: peer.remoteAddress },
+      'refused a message claiming another agent',
+    );
+    trust?.impersonationRefused(admitted, hexOf(msg.instanceUid), boundUidHex);
+    return {
+      reply: errorResponse(msg.instanceUid, 'bad_request', message),
+      close: { code: 1008, reason: 'instance_uid mismatch' },
+    };
+  }
+
+  async function process(entry: Entry, msg: ValidAgentToServer): Promise<HubReply> {
     const now = deps.clock.now();
     const first = entry.lastMessageAt === 0;
     entry.lastMessageAt = now.getTime();
+
+    // An anonymous agent may not use a uid an enrolled agent holds, even while that one is away.
+    if (first && !entry.identity && !entry.enrolling && trust) {
+      if (await trust.isBoundUid(entry.tenantId, entry.uidHex)) {
+        if (entries.get(entry.key) === entry) {
+          entries.delete(entry.key);
+          gauge();
+        }
+        return refuseImpersonation(
+          entry.admitted,
+          msg,
+          entry.uidHex,
+          entry.peer,
+          'this instance_uid belongs to an enrolled agent; connect with its client certificate',
+        );
+      }
+    }
+
     const inbound = entry.session.receive(msg);
 
     if (deps.buffer.pending > deps.maxPendingWrites) {
       deps.metrics.framesRejected.inc({ reason: 'overloaded' });
-      return inbound.reject('unavailable', 'server is busy; retry later', deps.retryAfterSeconds * 1000);
+      return {
+        reply: inbound.reject('unavailable', 'server is busy; retry later', deps.retryAfterSeconds * 1000),
+      };
+    }
+
+    const csr = inbound.connectionSettingsRequest?.opamp?.certificateRequest;
+    const acceptsSettings = has(inbound.capabilities, AgentCapability.AcceptsOpAMPConnectionSettings);
+    if (entry.enrolling) {
+      const admitted = entry.admitted as Admitted & { agent: { kind: 'bootstrap' } };
+      const result = await trust!.enroll(admitted, msg, inbound.newInstanceUid ?? msg.instanceUid);
+      if (!result.ok) return { reply: inbound.reject('bad_request', result.message) };
+      const { identity, offer } = result.value;
+      entry.enrolling = false;
+      entry.enrolledHere = true;
+      entry.identity = identity;
+      entry.principalKey = principalKeyOf(identity);
+      const stream = streams.get(entry.peer);
+      if (stream) {
+        stream.identity = identity;
+        const peer = entry.peer;
+        setTimeout(
+          () => peer.close?.(1000, 'enrolled; reconnect with the issued certificate'),
+          deps.enrollmentGraceMs ?? 30_000,
+        ).unref();
+      }
+      register(entry, 'instance_uid enrolled by another connection');
+      entry.session.offer({ kind: 'connectionSettings', connectionSettings: offer });
+    } else if (csr) {
+      if (!entry.identity || !trust) {
+        return {
+          reply: inbound.reject(
+            'bad_request',
+            'a certificate is issued only with a bootstrap token or to an agent that presents its client certificate',
+          ),
+        };
+      }
+      if (!acceptsSettings) {
+        return {
+          reply: inbound.reject(
+            'bad_request',
+            'a certificate request needs the AcceptsOpAMPConnectionSettings capability',
+          ),
+        };
+      }
+      const result = await trust.renewWithCsr(entry.admitted, entry.identity, msg);
+      if (!result.ok) return { reply: inbound.reject('bad_request', result.message) };
+      entry.session.offer({ kind: 'connectionSettings', connectionSettings: result.value });
+      entry.renewal = 'offered';
     }
 
     // A uid assigned in this reply (A-10) is where the agent's state lives from now on.
-    const uidHex = inbound.newInstanceUid
-      ? Buffer.from(inbound.newInstanceUid).toString('hex')
-      : entry.uidHex;
+    const uidHex = inbound.newInstanceUid ? hexOf(inbound.newInstanceUid) : entry.uidHex;
     if (uidHex !== entry.uidHex) {
-      entries.delete(entry.key);
+      if (entries.get(entry.key) === entry) entries.delete(entry.key);
       entry.uidHex = uidHex;
       entry.key = keyOf(entry.tenantId, uidHex);
-      const holder = entries.get(entry.key);
-      if (holder) {
-        holder.peer.close?.(1008, 'instance_uid taken over');
-        release(holder, now);
-      }
-      entries.set(entry.key, entry);
+      register(entry, 'instance_uid taken over');
     }
 
     const patch = sectionsToPatch(
@@ -211,11 +378,33 @@ export function createAgentHub(deps: AgentHubDeps) {
     deps.buffer.record(patch);
 
     if (!entry.loaded) await loadAssignment(entry, inbound.sections.remoteConfigStatus?.lastRemoteConfigHash);
-    if (inbound.heartbeatOfferDue) offerHeartbeat(entry);
+    if (inbound.heartbeatOfferDue && !entry.enrolledHere) offerHeartbeat(entry);
+
+    const identity = entry.identity;
+    if (identity && trust) {
+      const status = inbound.sections.connectionSettingsStatus;
+      if (status) trust.settingsStatus(entry.admitted, identity, status);
+      // A CSR agent renews by sending a new CSR; the server never makes its key.
+      if (
+        !entry.renewal &&
+        !entry.enrolledHere &&
+        identity.keyOrigin === 'server' &&
+        acceptsSettings &&
+        now.getTime() >= identity.renewAt.getTime()
+      ) {
+        startRenewal(entry, identity);
+      }
+    }
 
     const reply = inbound.reply();
     if (inbound.disconnect) release(entry, now);
-    return reply;
+    return { reply };
+  }
+
+  /** An enrolled agent's uid is bound to its certificate; it is never reassigned (A-10 does not apply). */
+  function withoutUidRequest(msg: ValidAgentToServer): ValidAgentToServer {
+    if (!has(msg.flags, AgentToServerFlag.RequestInstanceUid)) return msg;
+    return { ...msg, flags: msg.flags & ~AgentToServerFlag.RequestInstanceUid } as ValidAgentToServer;
   }
 
   return {
@@ -223,18 +412,80 @@ export function createAgentHub(deps: AgentHubDeps) {
       return entries.size;
     },
 
+    /** The gateway's metrics, shared with the trust layer. */
+    get metrics() {
+      return deps.metrics;
+    },
+
+    /** Lets the trust layer (enrollment, identities) take part; without it every agent is anonymous. */
+    attachTrust(t: AgentTrust) {
+      trust = t;
+    },
+
     has(tenantId: string, uid: Uint8Array) {
-      return entries.has(keyOf(tenantId, Buffer.from(uid).toString('hex')));
+      return entries.has(keyOf(tenantId, hexOf(uid)));
+    },
+
+    /** A WebSocket stream was admitted; remembered so that a revocation can close it before it speaks. */
+    streamOpened(peer: AgentPeer, admitted: Admitted) {
+      streams.set(peer, {
+        admitted,
+        identity: admitted.agent.kind === 'certificate' ? admitted.agent.identity : undefined,
+      });
     },
 
     /**
-     * Handles one validated message from `peer`. `streamEntries` holds the agents already seen on the
-     * same WebSocket, so a second agent behind a proxy gets a session of its own (A-2).
+     * Handles one validated message from `peer`, admitted as `admitted`. A second agent on the same
+     * WebSocket (behind a proxy) gets a session of its own (A-2).
      */
-    handle(tenantId: string, msg: ValidAgentToServer, peer: AgentPeer): Promise<ServerToAgent> {
-      const uidHex = Buffer.from(msg.instanceUid).toString('hex');
+    handle(admitted: Admitted, msg: ValidAgentToServer, peer: AgentPeer): Promise<HubReply> {
+      const tenantId = admitted.tenantId;
+      // A stream that redeemed its token speaks for the identity it created, and for nothing else.
+      const identity =
+        admitted.agent.kind === 'certificate' ? admitted.agent.identity : streams.get(peer)?.identity;
+      if (identity) {
+        // The identity is the certificate; the uid the message claims must be the one bound to it.
+        if (hexOf(msg.instanceUid) !== identity.instanceUidHex) {
+          return Promise.resolve(
+            refuseImpersonation(
+              admitted,
+              msg,
+              identity.instanceUidHex,
+              peer,
+              'instance_uid does not match the identity of the client certificate',
+            ),
+          );
+        }
+        msg = withoutUidRequest(msg);
+      } else if (admitted.agent.kind === 'bootstrap') {
+        if (!trust) {
+          return Promise.resolve({
+            reply: errorResponse(msg.instanceUid, 'bad_request', 'enrollment is off'),
+          });
+        }
+        // Nothing is touched before the token is redeemed: the enrollment session stands alone.
+        const entry = newEntry(admitted, msg.instanceUid, peer);
+        const result = entry.chain.then(() => process(entry, msg));
+        entry.chain = result.catch(() => {});
+        return result;
+      }
+
+      const uidHex = hexOf(msg.instanceUid);
       const key = keyOf(tenantId, uidHex);
+      const principalKey = principalKeyOf(identity);
       let entry = entries.get(key);
+      if (entry && entry.principalKey !== principalKey) {
+        // The uid is in use by another principal's live session, which stays untouched.
+        return Promise.resolve(
+          refuseImpersonation(
+            admitted,
+            msg,
+            entry.identity?.instanceUidHex ?? null,
+            peer,
+            'this instance_uid is in use by another agent',
+          ),
+        );
+      }
       // HTTP polls of one agent share its entry; only a new WebSocket stream replaces it.
       if (entry && entry.peer !== peer && !(entry.peer.transport === 'http' && peer.transport === 'http')) {
         // The agent came back on a new stream (or switched transport): the newer stream wins.
@@ -243,14 +494,15 @@ export function createAgentHub(deps: AgentHubDeps) {
         const state = entry.session.state;
         if (state) protocolStates.set(key, state);
         entries.delete(key);
-        track(entry, -1);
         entry = undefined;
       }
       if (!entry) {
-        entry = newEntry(tenantId, msg.instanceUid, peer);
+        entry = newEntry(admitted, msg.instanceUid, peer, identity);
         entries.set(key, entry);
-        track(entry, 1);
+        gauge();
       }
+      entry.admitted = admitted;
+      if (identity) entry.identity = identity;
       const e = entry;
       const result = e.chain.then(() => process(e, msg));
       e.chain = result.catch(() => {});
@@ -259,19 +511,40 @@ export function createAgentHub(deps: AgentHubDeps) {
 
     /** The stream closed: every agent on it is disconnected (C-5). */
     streamClosed(peer: AgentPeer) {
+      streams.delete(peer);
       const at = deps.clock.now();
       for (const e of [...entries.values()]) if (e.peer === peer) release(e, at);
     },
 
+    /**
+     * A certificate stopped being valid (revoked, or superseded by a renewal): every session using
+     * it ends now. WebSocket streams close; an HTTP agent's entry goes, and its next poll is refused.
+     */
+    closeCredential(fingerprint: string, reason: string): number {
+      const at = deps.clock.now();
+      let closed = 0;
+      for (const [peer, stream] of [...streams]) {
+        if (stream.identity?.fingerprint !== fingerprint) continue;
+        peer.close?.(1008, reason);
+        closed++;
+      }
+      for (const e of [...entries.values()]) {
+        if (e.identity?.fingerprint !== fingerprint) continue;
+        if (e.peer.transport === 'http') closed++;
+        e.peer.close?.(1008, reason);
+        release(e, at);
+      }
+      return closed;
+    },
+
     /** WebSocket: unsolicited messages waiting for this agent (offers made between messages). */
     drain(tenantId: string, uid: Uint8Array): ServerToAgent[] {
-      const e = entries.get(keyOf(tenantId, Buffer.from(uid).toString('hex')));
+      const e = entries.get(keyOf(tenantId, hexOf(uid)));
       const out: ServerToAgent[] = [];
       if (!e || e.peer.transport !== 'websocket') return out;
       for (let m = e.session.push(); m; m = e.session.push()) out.push(m);
       return out;
     },
-
     /** Closes sessions whose agents went silent (N-27) and forgets idle HTTP agents (C-6). */
     sweep() {
       const now = deps.clock.now();
@@ -317,7 +590,7 @@ export function createAgentHub(deps: AgentHubDeps) {
         setRemoteConfig(tx, agentId, toJson(AgentRemoteConfigSchema, remoteConfig), digest.toString('hex')),
       );
       if (!row) return { status: 'not-found' };
-      const e = entries.get(keyOf(tenantId, Buffer.from(row.instance_uid).toString('hex')));
+      const e = entries.get(keyOf(tenantId, hexOf(row.instance_uid)));
       if (!e) return { status: 'stored' };
       e.assignedHash = digest.toString('hex');
       const offered: OfferResult = e.session.offer({ kind: 'remoteConfig', remoteConfig });

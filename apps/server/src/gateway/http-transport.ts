@@ -11,6 +11,7 @@ import {
 } from '@ampora/opamp';
 import type { Logger } from '../observability/logger.js';
 import type { AgentHub, AgentPeer } from './agent-hub.js';
+import type { Admitted } from './agent-principal.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { encodeServerToAgent } from './wire.js';
 
@@ -98,7 +99,8 @@ export function createHttpTransport(deps: HttpTransportDeps) {
     }
   }
 
-  return async function handle(req: IncomingMessage, res: ServerResponse, tenantId: string) {
+  return async function handle(req: IncomingMessage, res: ServerResponse, admitted: Admitted) {
+    const tenantId = admitted.tenantId;
     const started = process.hrtime.bigint();
     deps.metrics.framesReceived.inc({ transport: 'http' });
     const fallbackUid = headerUid(req);
@@ -150,8 +152,9 @@ export function createHttpTransport(deps: HttpTransportDeps) {
       );
       return;
     }
-    const peer: AgentPeer = { transport: 'http', remoteAddress: req.socket.remoteAddress ?? '' };
-    const reply = await deps.hub.handle(tenantId, msg, peer);
+    const peer: AgentPeer = { transport: 'http', remoteAddress: admitted.remoteAddress };
+    const { reply, close } = await deps.hub.handle(admitted, msg, peer);
+    if (close) res.setHeader('connection', 'close');
     const status = reply.errorResponse ? (reply.errorResponse.Details.case === 'retryInfo' ? 503 : 400) : 200;
     const retryHeader: Record<string, string> =
       reply.errorResponse?.Details.case === 'retryInfo'

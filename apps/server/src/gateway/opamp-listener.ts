@@ -2,13 +2,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 import type { AgentHub } from './agent-hub.js';
+import type { Admitted, AdmittedAgent } from './agent-principal.js';
 import { createHttpTransport, PROTOBUF } from './http-transport.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { createWsTransport } from './ws-transport.js';
 
 /** The outcome of authenticating a connection or poll, decided before any OpAMP message is read. */
 export type AgentAdmission =
-  | { ok: true; tenantId: string }
+  /** `agent` defaults to anonymous (an admission hook that requires no credentials). */
+  | { ok: true; tenantId: string; agent?: AdmittedAgent }
   | { ok: false; status: 401 | 403 | 429 | 503; reason: string; retryAfterSeconds?: number };
 
 export type AuthenticateAgent = (req: IncomingMessage) => Promise<AgentAdmission>;
@@ -53,6 +55,7 @@ export function createOpampListener(deps: OpampListenerDeps) {
 
   function refuseUpgrade(socket: Duplex, status: number, reason: string, retryAfter?: number) {
     deps.metrics.connectionsRefused.inc({ reason });
+    const body = `${reason}\n`;
     const text =
       {
         401: 'Unauthorized',
@@ -64,10 +67,11 @@ export function createOpampListener(deps: OpampListenerDeps) {
     const headers = [
       `HTTP/1.1 ${status} ${text}`,
       'Connection: close',
-      'Content-Length: 0',
+      'Content-Type: text/plain',
+      `Content-Length: ${Buffer.byteLength(body)}`,
       ...(retryAfter ? [`Retry-After: ${retryAfter}`] : []),
     ];
-    socket.end(headers.join('\r\n') + '\r\n\r\n');
+    socket.end(headers.join('\r\n') + '\r\n\r\n' + body);
   }
 
   async function admit(req: IncomingMessage): Promise<AgentAdmission> {
@@ -95,6 +99,21 @@ export function createOpampListener(deps: OpampListenerDeps) {
     }
   }
 
+  function admitted(
+    req: IncomingMessage,
+    a: AgentAdmission & { ok: true },
+    transport: 'websocket' | 'http',
+  ): Admitted {
+    return {
+      tenantId: a.tenantId,
+      agent: a.agent ?? { kind: 'anonymous' },
+      transport,
+      remoteAddress: req.socket.remoteAddress ?? '',
+      userAgent:
+        typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 512) : null,
+    };
+  }
+
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== deps.path) return void res.writeHead(404).end();
@@ -106,7 +125,9 @@ export function createOpampListener(deps: OpampListenerDeps) {
     }
     void admit(req)
       .then((a) =>
-        a.ok ? http(req, res, a.tenantId) : refuseHttp(res, a.status, a.reason, a.retryAfterSeconds),
+        a.ok
+          ? http(req, res, admitted(req, a, 'http'))
+          : refuseHttp(res, a.status, a.reason, a.retryAfterSeconds),
       )
       .catch((err) => {
         deps.logger.error({ err }, 'OpAMP HTTP request failed');
@@ -122,7 +143,7 @@ export function createOpampListener(deps: OpampListenerDeps) {
       return refuseUpgrade(socket, 503, 'max_sessions', deps.retryAfterSeconds);
     void admit(req).then((a) => {
       if (!a.ok) return refuseUpgrade(socket, a.status, a.reason.replace(/\s+/g, '_'), a.retryAfterSeconds);
-      ws.upgrade(req, socket, head, a.tenantId);
+      ws.upgrade(req, socket, head, admitted(req, a, 'websocket'));
     });
   });
 

@@ -26,6 +26,29 @@ export function createOpampMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    impersonationRefused: new Counter({
+      name: 'ampora_opamp_impersonation_refused_total',
+      help: 'Messages refused because they claimed an instance_uid bound to another identity',
+      registers: [registry],
+    }),
+    bootstrapRedemptions: new Counter({
+      name: 'ampora_opamp_bootstrap_redemptions_total',
+      help: 'Bootstrap token redemptions, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    admissionsDenied: new Counter({
+      name: 'ampora_opamp_admissions_denied_total',
+      help: 'Agent credentials refused at admission (certificate or token), by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    certificatesIssued: new Counter({
+      name: 'ampora_opamp_agent_certificates_issued_total',
+      help: 'Agent certificates issued over OpAMP, by flow (enroll-csr, enroll-server-key, renew-csr, renew-server-key)',
+      labelNames: ['flow'],
+      registers: [registry],
+    }),
     outboundDropped: new Counter({
       name: 'ampora_opamp_outbound_dropped_total',
       help: 'ServerToAgent messages not sent because they exceeded the size limit',

@@ -12,6 +12,7 @@ import {
 } from '@ampora/opamp';
 import type { Logger } from '../observability/logger.js';
 import type { AgentHub, AgentPeer } from './agent-hub.js';
+import type { Admitted } from './agent-principal.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { encodeServerToAgent, frame } from './wire.js';
 
@@ -37,8 +38,8 @@ export function createWsTransport(deps: WsTransportDeps) {
     clientTracking: true,
   });
 
-  function attach(ws: WebSocket, req: IncomingMessage, tenantId: string) {
-    const remoteAddress = req.socket.remoteAddress ?? '';
+  function attach(ws: WebSocket, admitted: Admitted) {
+    const remoteAddress = admitted.remoteAddress;
     let lastUid: Uint8Array = new Uint8Array(0);
     let queue: Promise<void> = Promise.resolve();
     const peer: AgentPeer = {
@@ -95,9 +96,13 @@ export function createWsTransport(deps: WsTransportDeps) {
         return;
       }
       lastUid = decoded.msg.instanceUid;
-      const reply = await deps.hub.handle(tenantId, decoded.msg, peer);
+      const { reply, close } = await deps.hub.handle(admitted, decoded.msg, peer);
       send(reply);
-      for (const m of deps.hub.drain(tenantId, decoded.msg.instanceUid)) send(m);
+      if (close) {
+        ws.close(close.code, close.reason);
+        return;
+      }
+      for (const m of deps.hub.drain(admitted.tenantId, decoded.msg.instanceUid)) send(m);
       deps.metrics.replySeconds.observe(
         { transport: 'websocket' },
         Number(process.hrtime.bigint() - started) / 1e9,
@@ -119,11 +124,12 @@ export function createWsTransport(deps: WsTransportDeps) {
       deps.logger.info({ code: err.code, remoteAddress }, 'WebSocket error');
     });
     ws.on('close', () => deps.hub.streamClosed(peer));
+    deps.hub.streamOpened(peer, admitted);
   }
 
   return {
-    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tenantId: string) {
-      wss.handleUpgrade(req, socket, head, (ws) => attach(ws, req, tenantId));
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, admitted: Admitted) {
+      wss.handleUpgrade(req, socket, head, (ws) => attach(ws, admitted));
     },
     get connections() {
       return wss.clients.size;

@@ -12,6 +12,12 @@ export interface Principal {
   name: string;
   tenantId: string;
   role: Role;
+  /** How the caller proved who it is. Only `session` requests carry ambient credentials (CSRF). */
+  via?: 'session' | 'bearer' | 'pat' | 'local';
+  /** The `auth_users` row of a signed-in user or of a PAT's issuer. */
+  userId?: string;
+  /** PATs only: `METHOD /path` patterns the token is limited to. */
+  allowedEndpoints?: readonly string[];
 }
 
 declare module 'fastify' {
@@ -38,6 +44,7 @@ export const insecureLocalAccess: AccessControl = {
       name: 'local-development',
       tenantId: DEFAULT_TENANT_ID,
       role: 'admin',
+      via: 'local',
     };
   },
   authorize: async () => {},

@@ -11,9 +11,20 @@ export type RouteAccess =
   /** An action from the authorization table; the principal's role must allow it. */
   | { action: string };
 
+/** One row of the route table: what each registered route requires. */
+export interface RouteAccessEntry {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+  }
+  interface FastifyInstance {
+    /** Every route and its access rule, in registration order (HEAD routes left out). */
+    routeAccessList(): readonly RouteAccessEntry[];
   }
 }
 
@@ -37,12 +48,35 @@ export const denyAll: AccessControl = {
   },
 };
 
-export function installRouteAccess(app: FastifyInstance, control: () => AccessControl) {
+export interface RouteAccessOptions {
+  /**
+   * Routes registered by third-party plugins that cannot carry a route config (the API reference
+   * page's static assets): every route under `prefix` is anonymous, for the reason given.
+   */
+  anonymousPrefixes?: ReadonlyArray<{ prefix: string; why: string }>;
+  /** Runs between authentication and authorization (the per-principal rate limit). */
+  afterAuthenticate?: (request: FastifyRequest) => Promise<void>;
+}
+
+export function installRouteAccess(
+  app: FastifyInstance,
+  control: () => AccessControl,
+  options: RouteAccessOptions = {},
+) {
+  const table: RouteAccessEntry[] = [];
+  app.decorate('routeAccessList', () => table);
   app.addHook('onRoute', (route) => {
+    if (!route.config?.access) {
+      const granted = options.anonymousPrefixes?.find((p) => route.url.startsWith(p.prefix));
+      if (granted) route.config = { ...route.config, access: { anonymous: true, why: granted.why } };
+    }
     const access = route.config?.access;
     // HEAD routes are generated from GET routes and share their config.
     if (!access && route.method !== 'HEAD') {
       throw new Error(`route ${String(route.method)} ${route.url} declares no access rule`);
+    }
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') table.push({ method, url: route.url, access: access! });
     }
   });
   app.addHook('onRequest', async (request) => {
@@ -51,6 +85,7 @@ export function installRouteAccess(app: FastifyInstance, control: () => AccessCo
     if ('anonymous' in access) return;
     const { authenticate, authorize } = control();
     await authenticate(request);
+    await options.afterAuthenticate?.(request);
     await authorize(request, access.action);
   });
 }

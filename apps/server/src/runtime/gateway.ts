@@ -73,6 +73,7 @@ export function createGatewayCore(d: GatewayCoreDeps) {
     retryAfterSeconds: d.config.opamp.retryAfterSeconds,
     heartbeatIntervalSeconds: d.config.opamp.heartbeatIntervalSeconds,
     opampEndpoint: (transport) => opampEndpoint(d.config, transport, d.opampPort(), d.tls()),
+    enrollmentGraceMs: d.config.enrollment.bootstrapSessionGraceSeconds * 1000,
   });
   return { metrics, buffer, hub };
 }

@@ -1,0 +1,212 @@
+import { sql } from 'kysely';
+import { sweepRetention, writeCheckpoint, type AuditCheckpoint } from '@ampora/audit';
+import { withTenant, type Clock, type Database } from '@ampora/db';
+import type { Logger } from '../../observability/logger.js';
+import type { AuditMetrics } from './audit-metrics.js';
+import { systemAuditContext, type AuditRecorder } from './audit-recorder.js';
+import type { AuditSigningKeys } from './audit-signing-keys.js';
+
+export const CHECKPOINT_ACTION = 'audit.checkpoint.write';
+export const RETENTION_ACTION = 'audit.retention.sweep';
+
+export interface AuditJobsDeps {
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  audit: Pick<AuditRecorder, 'record'>;
+  signingKeys: Pick<AuditSigningKeys, 'signer'>;
+  metrics: AuditMetrics;
+  retention: { hotDays: number; archiveDays: number };
+}
+
+export interface CheckpointRound {
+  tenants: number;
+  written: number;
+  failed: number;
+}
+
+export interface RetentionRound {
+  tenants: number;
+  archived: number;
+  purged: number;
+  failed: number;
+}
+
+/**
+ * Runs `fn` only if no other replica is running the same job, through a session advisory lock
+ * held on one reserved connection (released when the round ends, or when that connection dies).
+ * Returns undefined when another replica holds it. Leader leases with fencing tokens replace this
+ * once the HA backplane exists; until then the lock is what keeps rounds from overlapping.
+ */
+export async function withJobLock<T>(
+  db: Database,
+  job: string,
+  fn: () => Promise<T>,
+): Promise<T | undefined> {
+  return db.connection().execute(async (conn) => {
+    const key = `ampora:job:${job}`;
+    const { rows } = await sql<{ locked: boolean }>`
+      select pg_try_advisory_lock(hashtextextended(${key}, 0)) as locked`.execute(conn);
+    if (!rows[0]?.locked) return undefined;
+    try {
+      return await fn();
+    } finally {
+      await sql`select pg_advisory_unlock(hashtextextended(${key}, 0))`.execute(conn);
+    }
+  });
+}
+
+async function tenantIds(db: Database): Promise<string[]> {
+  const rows = await db.selectFrom('tenants').select('id').orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
+
+/**
+ * True when the only event since the tenant's last checkpoint is the event that recorded that
+ * checkpoint. Checkpointing it would write another such event, and a quiet tenant would get a new
+ * checkpoint and event every round forever; it is covered by the next checkpoint after real activity.
+ */
+async function onlyOwnEventSinceCheckpoint(db: Database, tenantId: string): Promise<boolean> {
+  return withTenant(db, tenantId, async (tx) => {
+    const head = await tx
+      .selectFrom('audit_chain_heads')
+      .select('seq')
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    const last = await tx
+      .selectFrom('audit_checkpoints')
+      .select((eb) => eb.fn.max('seq').as('seq'))
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    if (!head || last?.seq === null || last?.seq === undefined || Number(head.seq) !== Number(last.seq) + 1)
+      return false;
+    const { rows } = await sql<{ action: string }>`
+      select action from audit_events where tenant_id = ${tenantId} and seq = ${head.seq}
+      union all
+      select action from audit_events_archive where tenant_id = ${tenantId} and seq = ${head.seq}`.execute(
+      tx,
+    );
+    return rows[0]?.action === CHECKPOINT_ACTION;
+  });
+}
+
+/** One round of each audit job over every tenant. A failing tenant is logged and does not stop the others. */
+export function createAuditJobs(deps: AuditJobsDeps) {
+  const log = deps.logger;
+
+  async function checkpointTenant(
+    tenantId: string,
+    signer: Awaited<ReturnType<AuditJobsDeps['signingKeys']['signer']>>,
+  ) {
+    if (await onlyOwnEventSinceCheckpoint(deps.db, tenantId)) return undefined;
+    const checkpoint: AuditCheckpoint | undefined = await writeCheckpoint(
+      deps.db,
+      tenantId,
+      signer,
+      deps.clock,
+    );
+    if (!checkpoint) return undefined;
+    deps.metrics.checkpoints.inc();
+    await withTenant(deps.db, tenantId, (tx) =>
+      deps.audit.record(tx, systemAuditContext(tenantId, 'audit-checkpoint'), {
+        action: CHECKPOINT_ACTION,
+        entity: { type: 'audit_checkpoint', id: String(checkpoint.seq) },
+        after: { seq: checkpoint.seq, headHash: checkpoint.headHash, keyId: checkpoint.keyId },
+      }),
+    );
+    return checkpoint;
+  }
+
+  return {
+    /** Signs a checkpoint of every tenant whose chain moved since its last one. */
+    async checkpointRound(): Promise<CheckpointRound> {
+      const tenants = await tenantIds(deps.db);
+      const signer = await deps.signingKeys.signer();
+      const round: CheckpointRound = { tenants: tenants.length, written: 0, failed: 0 };
+      for (const tenantId of tenants) {
+        try {
+          if (await checkpointTenant(tenantId, signer)) round.written++;
+        } catch (err) {
+          round.failed++;
+          log.error({ err: (err as Error).message, tenantId }, 'audit checkpoint failed');
+        }
+      }
+      return round;
+    },
+
+    /** Moves old events to the archive and purges the oldest archived ones, tenant by tenant. */
+    async retentionRound(): Promise<RetentionRound> {
+      const tenants = await tenantIds(deps.db);
+      const round: RetentionRound = { tenants: tenants.length, archived: 0, purged: 0, failed: 0 };
+      for (const tenantId of tenants) {
+        try {
+          const result = await withTenant(deps.db, tenantId, async (tx) => {
+            const r = await sweepRetention(tx, { tenantId, ...deps.retention, now: deps.clock.now() });
+            // A sweep that moved nothing is not worth an event: it would only grow the chain.
+            if (r.archived > 0 || r.purged > 0) {
+              await deps.audit.record(tx, systemAuditContext(tenantId, 'audit-retention'), {
+                action: RETENTION_ACTION,
+                entity: { type: 'audit_log', id: null },
+                after: { archived: r.archived, purged: r.purged, ...deps.retention },
+              });
+            }
+            return r;
+          });
+          deps.metrics.archived.inc(result.archived);
+          deps.metrics.purged.inc(result.purged);
+          round.archived += result.archived;
+          round.purged += result.purged;
+        } catch (err) {
+          round.failed++;
+          log.error({ err: (err as Error).message, tenantId }, 'audit retention sweep failed');
+        }
+      }
+      return round;
+    },
+  };
+}
+
+export type AuditJobs = ReturnType<typeof createAuditJobs>;
+
+export interface Schedule {
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `round` every `intervalMs` (the first time after `firstDelayMs`), never two at once.
+ * Timers are unref'd so they never keep the process alive; `stop` waits for a running round.
+ */
+export function scheduleRounds(
+  name: string,
+  intervalMs: number,
+  firstDelayMs: number,
+  round: () => Promise<unknown>,
+  logger: Logger,
+): Schedule {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const plan = (delay: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = round()
+        .then(
+          (result) => logger.debug({ job: name, result }, 'audit job round finished'),
+          (err: Error) => logger.error({ job: name, err: err.message }, 'audit job round failed'),
+        )
+        .finally(() => {
+          running = undefined;
+          plan(intervalMs);
+        });
+    }, delay);
+    timer.unref();
+  };
+  plan(firstDelayMs);
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { sql, type Insertable } from 'kysely';
+import type { Database, DB, Tx } from '@ampora/db';
+
+type Q = Database | Tx;
+
+const TOKEN_COLUMNS = [
+  'id',
+  'label',
+  'initial_group',
+  'pool_id',
+  'created_by',
+  'created_at',
+  'expires_at',
+] as const;
+
+export function insertToken(tx: Tx, row: Insertable<DB['enrollment_tokens']>) {
+  return tx.insertInto('enrollment_tokens').values(row).execute();
+}
+
+export function listTokens(tx: Tx, limit: number, after?: { createdAt: Date; id: string }) {
+  let q = tx
+    .selectFrom('enrollment_tokens')
+    .select(TOKEN_COLUMNS)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit);
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([
+        eb('created_at', '<', after.createdAt),
+        eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
+      ]),
+    );
+  }
+  return q.execute();
+}
+
+export function deleteToken(tx: Tx, id: string) {
+  return tx.deleteFrom('enrollment_tokens').where('id', '=', id).returning(TOKEN_COLUMNS).executeTakeFirst();
+}
+
+/** Which tenant holds a token with this hash, live or redeemed (see the SQL function's comment). */
+export async function lookupToken(db: Q, tokenHash: string) {
+  const { rows } = await sql<{
+    tenant_id: string;
+    token_id: string;
+    state: 'live' | 'redeemed';
+    expires_at: Date | null;
+  }>`select * from enrollment_token_lookup(${tokenHash})`.execute(db);
+  return rows[0];
+}
+
+/**
+ * Takes the token out of circulation: DELETE … RETURNING, so of two racing redemptions the second
+ * blocks on the row lock and then finds nothing. An expired token is not taken.
+ */
+export function takeToken(tx: Tx, tokenHash: string, now: Date) {
+  return tx
+    .deleteFrom('enrollment_tokens')
+    .where('token_hash', '=', tokenHash)
+    .where('expires_at', '>', now)
+    .returning(['id', 'label', 'initial_group', 'pool_id', 'expires_at'])
+    .executeTakeFirst();
+}
+
+export function tokenExists(tx: Tx, tokenHash: string) {
+  return tx
+    .selectFrom('enrollment_tokens')
+    .select(['id', 'expires_at'])
+    .where('token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}
+
+export function insertRedemption(tx: Tx, row: Insertable<DB['enrollment_redemptions']>) {
+  return tx.insertInto('enrollment_redemptions').values(row).execute();
+}
+
+const POOL_COLUMNS = [
+  'id',
+  'name',
+  'token_ttl_seconds',
+  'default_group',
+  'created_by',
+  'created_at',
+] as const;
+
+export function insertPool(tx: Tx, row: Insertable<DB['enrollment_pools']>) {
+  return tx.insertInto('enrollment_pools').values(row).execute();
+}
+
+export function listPools(tx: Tx) {
+  return tx.selectFrom('enrollment_pools').select(POOL_COLUMNS).orderBy('name').limit(1000).execute();
+}
+
+export function getPool(tx: Tx, id: string) {
+  return tx
+    .selectFrom('enrollment_pools')
+    .select([...POOL_COLUMNS, 'secret_hash'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export function deletePool(tx: Tx, id: string) {
+  return tx.deleteFrom('enrollment_pools').where('id', '=', id).returning(POOL_COLUMNS).executeTakeFirst();
+}
+
+export async function poolTenant(db: Q, poolId: string): Promise<string | undefined> {
+  const { rows } = await sql<{
+    t: string | null;
+  }>`select enrollment_pool_tenant(${poolId}::uuid) as t`.execute(db);
+  return rows[0]?.t ?? undefined;
+}

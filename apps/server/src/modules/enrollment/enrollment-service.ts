@@ -1,0 +1,302 @@
+import { generateSecret, generateToken, hashSecret, hashToken, verifySecret } from '@ampora/authz';
+import { isUuid, withTenant, type Tx } from '@ampora/db';
+import { problems } from '../../http/problem.js';
+import type { AuditContext } from '../audit/audit-recorder.js';
+import type { ServerContext } from '../../runtime/context.js';
+import {
+  deletePool,
+  deleteToken,
+  getPool,
+  insertPool,
+  insertRedemption,
+  insertToken,
+  listPools,
+  listTokens,
+  lookupToken,
+  poolTenant,
+  takeToken,
+  tokenExists,
+} from './enrollment-queries.js';
+import { createTokenBuckets } from './token-buckets.js';
+
+export const MIN_TOKEN_TTL_SECONDS = 15 * 60;
+export const MAX_TOKEN_TTL_SECONDS = 168 * 3600;
+
+export interface EnrollmentServiceDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit'> {
+  defaultTokenTtlSeconds: number;
+  poolTokensPerMinute: number;
+  /** Failed pool-secret checks allowed per client address per minute. */
+  poolFailuresPerMinute?: number;
+}
+
+export interface NewToken {
+  label: string;
+  ttlSeconds?: number;
+  group?: string;
+}
+
+export interface NewPool {
+  name: string;
+  tokenTtlSeconds?: number;
+  defaultGroup?: string;
+}
+
+export interface RequestMeta {
+  sourceIp: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+}
+
+type TokenRow = Awaited<ReturnType<typeof listTokens>>[number];
+type PoolRow = Awaited<ReturnType<typeof listPools>>[number];
+
+export type Redemption =
+  | { ok: true; tokenId: string; label: string; initialGroup: string | null; poolId: string | null }
+  | { ok: false; reason: 'token_already_used' | 'token_expired' };
+
+function tokenView(r: TokenRow, now: Date) {
+  return {
+    id: r.id,
+    label: r.label,
+    group: r.initial_group,
+    poolId: r.pool_id,
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+    expiresAt: r.expires_at.toISOString(),
+    expired: r.expires_at.getTime() <= now.getTime(),
+  };
+}
+
+function poolView(r: PoolRow) {
+  return {
+    id: r.id,
+    name: r.name,
+    tokenTtlSeconds: r.token_ttl_seconds,
+    defaultGroup: r.default_group,
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+  };
+}
+
+const encodeCursor = (r: TokenRow) =>
+  Buffer.from(`${r.created_at.toISOString()}|${r.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw problems.badRequest('cursor is invalid');
+  return { createdAt, id };
+}
+
+/**
+ * Bootstrap tokens and token pools. A token's plaintext leaves this service exactly once, in the
+ * answer to its creation; only its SHA-256 is stored, and audit rows see only its HMAC.
+ */
+export function createEnrollmentService(deps: EnrollmentServiceDeps) {
+  const { db, clock, ids, audit } = deps;
+  const poolBuckets = createTokenBuckets(clock, deps.poolTokensPerMinute);
+  const failureBuckets = createTokenBuckets(clock, deps.poolFailuresPerMinute ?? 30);
+
+  function ttlOf(seconds: number | undefined): number {
+    const ttl = seconds ?? deps.defaultTokenTtlSeconds;
+    if (!Number.isInteger(ttl) || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS) {
+      throw problems.badRequest(
+        `ttlSeconds must be between ${MIN_TOKEN_TTL_SECONDS} (15 min) and ${MAX_TOKEN_TTL_SECONDS} (168 h)`,
+      );
+    }
+    return ttl;
+  }
+
+  async function issue(
+    tx: Tx,
+    ctx: AuditContext,
+    input: { label: string; ttlSeconds: number; group: string | null; poolId: string | null },
+  ) {
+    const token = generateToken('bootstrap');
+    const now = clock.now();
+    const row = {
+      tenant_id: ctx.tenantId,
+      id: ids.uuid(),
+      token_hash: hashToken(token),
+      label: input.label,
+      initial_group: input.group,
+      pool_id: input.poolId,
+      created_by: ctx.actor.name,
+      created_at: now,
+      expires_at: new Date(now.getTime() + input.ttlSeconds * 1000),
+    };
+    await insertToken(tx, row);
+    const view = tokenView(row, now);
+    await audit.record(tx, ctx, {
+      action: 'enrollment.token.create',
+      entity: { type: 'enrollment_token', id: row.id },
+      after: { ...view, token },
+      secretKeys: ['token'],
+    });
+    return { ...view, token };
+  }
+
+  return {
+    /** Issues a bootstrap token; the answer is the only place its plaintext ever appears. */
+    createToken(ctx: AuditContext, input: NewToken) {
+      const ttlSeconds = ttlOf(input.ttlSeconds);
+      return withTenant(db, ctx.tenantId, (tx) =>
+        issue(tx, ctx, { label: input.label, ttlSeconds, group: input.group ?? null, poolId: null }),
+      );
+    },
+
+    async listTokens(tenantId: string, query: { limit: number; cursor?: string }) {
+      const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const rows = await withTenant(db, tenantId, (tx) => listTokens(tx, query.limit + 1, after));
+      const now = clock.now();
+      const page = rows.slice(0, query.limit);
+      return {
+        items: page.map((r) => tokenView(r, now)),
+        nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1]!) : null,
+      };
+    },
+
+    async deleteToken(ctx: AuditContext, id: string) {
+      if (!isUuid(id)) throw problems.notFound('token not found');
+      await withTenant(db, ctx.tenantId, async (tx) => {
+        const row = await deleteToken(tx, id);
+        if (!row) throw problems.notFound('token not found');
+        await audit.record(tx, ctx, {
+          action: 'enrollment.token.delete',
+          entity: { type: 'enrollment_token', id },
+          before: tokenView(row, clock.now()),
+        });
+      });
+    },
+
+    /** Creates a pool; its admin secret is returned here once and stored only as a hash. */
+    createPool(ctx: AuditContext, input: NewPool) {
+      const tokenTtlSeconds = ttlOf(input.tokenTtlSeconds);
+      const adminSecret = generateSecret();
+      const row = {
+        tenant_id: ctx.tenantId,
+        id: ids.uuid(),
+        name: input.name,
+        secret_hash: hashSecret(adminSecret),
+        token_ttl_seconds: tokenTtlSeconds,
+        default_group: input.defaultGroup ?? null,
+        created_by: ctx.actor.name,
+        created_at: clock.now(),
+      };
+      return withTenant(db, ctx.tenantId, async (tx) => {
+        const taken = await tx
+          .selectFrom('enrollment_pools')
+          .select('id')
+          .where('name', '=', input.name)
+          .executeTakeFirst();
+        if (taken) throw problems.conflict(`a token pool named ${input.name} exists`);
+        await insertPool(tx, row);
+        const view = poolView(row);
+        await audit.record(tx, ctx, {
+          action: 'enrollment.pool.create',
+          entity: { type: 'enrollment_pool', id: row.id },
+          after: { ...view, adminSecret },
+          secretKeys: ['adminSecret'],
+        });
+        return { ...view, adminSecret };
+      });
+    },
+
+    async listPools(tenantId: string) {
+      const rows = await withTenant(db, tenantId, (tx) => listPools(tx));
+      return { items: rows.map(poolView) };
+    },
+
+    async deletePool(ctx: AuditContext, id: string) {
+      if (!isUuid(id)) throw problems.notFound('token pool not found');
+      await withTenant(db, ctx.tenantId, async (tx) => {
+        const row = await deletePool(tx, id);
+        if (!row) throw problems.notFound('token pool not found');
+        await audit.record(tx, ctx, {
+          action: 'enrollment.pool.delete',
+          entity: { type: 'enrollment_pool', id },
+          before: poolView(row),
+        });
+      });
+    },
+
+    /**
+     * The automation endpoint: mints one single-use token for the pool whose admin secret is
+     * presented. An unknown pool and a wrong secret get the same answer after the same work, so
+     * the endpoint does not reveal which pools exist. Failures are limited per address, mints per pool.
+     */
+    async mintPoolToken(
+      poolId: string,
+      secret: string | undefined,
+      meta: RequestMeta,
+      input: { label?: string },
+    ) {
+      const failure = () => {
+        const limited = failureBuckets.take(`ip:${meta.sourceIp ?? ''}`);
+        if (!limited.ok) return problems.tooManyRequests(limited.retryAfterSeconds);
+        return problems.unauthorized('the pool id or its admin secret is wrong');
+      };
+      const tenantId = isUuid(poolId) ? await poolTenant(db, poolId) : undefined;
+      const pool = tenantId ? await withTenant(db, tenantId, (tx) => getPool(tx, poolId)) : undefined;
+      // Verify against a dummy hash when there is no pool, so both cases cost the same.
+      const valid = verifySecret(secret ?? '', pool?.secret_hash ?? '0'.repeat(64));
+      if (!pool || !tenantId || !secret || !valid) throw failure();
+      const limited = poolBuckets.take(`pool:${pool.id}`);
+      if (!limited.ok) throw problems.tooManyRequests(limited.retryAfterSeconds);
+      const ctx: AuditContext = {
+        tenantId,
+        actor: { kind: 'system', id: `pool:${pool.id}`, name: `token pool ${pool.name}` },
+        ...meta,
+      };
+      return withTenant(db, tenantId, (tx) =>
+        issue(tx, ctx, {
+          label: input.label ?? `pool ${pool.name}`,
+          ttlSeconds: pool.token_ttl_seconds,
+          group: pool.default_group,
+          poolId: pool.id,
+        }),
+      );
+    },
+
+    /** Admission: which tenant holds this token hash, and whether it is live, redeemed or expired. */
+    async lookupToken(tokenHash: string) {
+      const row = await lookupToken(db, tokenHash);
+      if (!row) return undefined;
+      return {
+        tenantId: row.tenant_id,
+        tokenId: row.token_id,
+        state: row.state,
+        expiresAt: row.expires_at,
+      };
+    },
+
+    /**
+     * Redeems a token inside the caller's transaction (tenant context set): deletes it, and leaves
+     * a tombstone naming the agent, so a second use is told apart from a forgery.
+     */
+    async redeem(tx: Tx, tenantId: string, tokenHash: string, agentId: string): Promise<Redemption> {
+      const now = clock.now();
+      const row = await takeToken(tx, tokenHash, now);
+      if (!row) {
+        const still = await tokenExists(tx, tokenHash);
+        return { ok: false, reason: still ? 'token_expired' : 'token_already_used' };
+      }
+      await insertRedemption(tx, {
+        tenant_id: tenantId,
+        token_hash: tokenHash,
+        token_id: row.id,
+        agent_id: agentId,
+        redeemed_at: now,
+      });
+      return {
+        ok: true,
+        tokenId: row.id,
+        label: row.label,
+        initialGroup: row.initial_group,
+        poolId: row.pool_id,
+      };
+    },
+  };
+}
+
+export type EnrollmentService = ReturnType<typeof createEnrollmentService>;

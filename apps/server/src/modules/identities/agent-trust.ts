@@ -1,0 +1,406 @@
+import {
+  AgentCapability,
+  ConnectionSettingsStatuses,
+  has,
+  uuidToString,
+  type ConnectionSettingsOffers,
+  type ValidAgentToServer,
+} from '@ampora/opamp';
+import { withTenant, type Tx } from '@ampora/db';
+import { generateKeyPairForAgent, isPkiError, parseAndVerifyCsr, type AgentKeySpec } from '@ampora/pki';
+import type {
+  Admitted,
+  AgentIdentity,
+  AgentTrust,
+  Enrolled,
+  TrustResult,
+} from '../../gateway/agent-principal.js';
+import { opampOffer } from '../../gateway/connection-offers.js';
+import type { OpampMetrics } from '../../gateway/opamp-metrics.js';
+import type { ServerContext } from '../../runtime/context.js';
+import type { AuditContext } from '../audit/audit-recorder.js';
+import type { EnrollmentService } from '../enrollment/enrollment-service.js';
+import type { PkiService, SignedCertificate } from '../pki/pki-types.js';
+import type { IdentityDirectory } from './identity-directory.js';
+import { ensureAgentRow, insertCredential, insertIdentity, uidOwner } from './identities-queries.js';
+import type { RecordRefusal } from './refusal-audit.js';
+
+export interface AgentTrustDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'logger'> {
+  metrics: OpampMetrics;
+  pki: Pick<PkiService, 'signAgentCertificate' | 'recordIssued'>;
+  enrollment: Pick<EnrollmentService, 'redeem'>;
+  directory: IdentityDirectory;
+  recordRefusal: RecordRefusal;
+  /** The OpAMP URL agents should use, per transport (never empty). */
+  endpoint: (transport: 'websocket' | 'http') => string;
+  heartbeatIntervalSeconds: number;
+  serverKey: AgentKeySpec;
+  /** The current trust bundle (agents' CA certificates); undefined until first loaded. */
+  trustBundle: () => string | undefined;
+  /** CA certificates that verify the listener, offered to agents when known. */
+  serverCaPem: () => string | undefined;
+}
+
+type Fail = { ok: false; message: string };
+const fail = (message: string): Fail => ({ ok: false, message });
+
+function agentContext(admitted: Admitted, actor: { id: string; name: string }): AuditContext {
+  return {
+    tenantId: admitted.tenantId,
+    actor: { kind: 'agent', ...actor },
+    sourceIp: admitted.remoteAddress || null,
+    userAgent: admitted.userAgent,
+    requestId: null,
+  };
+}
+
+/** Why a CSR was refused, in words an operator can act on (never the raw parser message). */
+function csrProblem(err: unknown): { reason: string; message: string } {
+  if (isPkiError(err, 'bad_signature'))
+    return { reason: 'csr_bad_signature', message: 'the certificate request signature does not verify' };
+  if (isPkiError(err, 'weak_key'))
+    return {
+      reason: 'csr_weak_key',
+      message: 'the certificate request key is too weak (RSA ≥ 2048, P-256 or P-384)',
+    };
+  if (isPkiError(err, 'unsupported_algorithm'))
+    return {
+      reason: 'csr_unsupported_algorithm',
+      message: 'the certificate request uses an unsupported algorithm',
+    };
+  return { reason: 'csr_malformed', message: 'the certificate request is not a PEM PKCS#10 request' };
+}
+
+/**
+ * The trust side of the OpAMP gateway: enrollment with a bootstrap token, certificate renewal (CSR
+ * or server-generated key), and the refusals that go with them. Every certificate is signed before
+ * the transaction that records it; a transaction that loses (a token redeemed twice at once) just
+ * drops the signed certificate, which is then never delivered.
+ */
+export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
+  const { db, clock, audit } = deps;
+
+  function refuse(
+    admitted: Admitted,
+    actor: { id: string; name: string },
+    reason: string,
+    message: string,
+    entityId: string | null,
+    extra: object = {},
+  ): Fail {
+    deps.recordRefusal({
+      tenantId: admitted.tenantId,
+      actor: { kind: 'agent', ...actor },
+      remoteAddress: admitted.remoteAddress,
+      userAgent: admitted.userAgent,
+      change: {
+        action: 'agent.enroll',
+        entity: { type: 'agent', id: entityId },
+        after: { reason, message, ...extra },
+      },
+    });
+    deps.metrics.bootstrapRedemptions.inc({ outcome: reason });
+    return fail(message);
+  }
+
+  /** The agent's public key: from its verified CSR, or from a key pair made here. */
+  async function keyFor(
+    msg: ValidAgentToServer,
+  ): Promise<
+    | { ok: true; spki: Buffer; privateKeyPem?: string; origin: 'csr' | 'server' }
+    | { ok: false; reason: string; message: string }
+  > {
+    const csrBytes = msg.connectionSettingsRequest?.opamp?.certificateRequest?.csr;
+    if (!csrBytes?.length) {
+      const key = await generateKeyPairForAgent(deps.serverKey);
+      return {
+        ok: true,
+        spki: key.publicKeySpkiDer,
+        privateKeyPem: key.privateKeyPkcs8Pem,
+        origin: 'server',
+      };
+    }
+    let csr;
+    try {
+      csr = parseAndVerifyCsr(Buffer.from(csrBytes).toString('utf8'));
+    } catch (err) {
+      return { ok: false, ...csrProblem(err) };
+    }
+    // A CSR naming an instance may only ask for a certificate for the agent that sends it.
+    const messageUid = uuidToString(msg.instanceUid);
+    if (csr.instanceUid && csr.instanceUid !== messageUid) {
+      return {
+        ok: false,
+        reason: 'csr_uid_mismatch',
+        message: `the certificate request names instance_uid ${csr.instanceUid}, but the message carries ${messageUid}`,
+      };
+    }
+    return { ok: true, spki: csr.publicKeySpkiDer, origin: 'csr' };
+  }
+
+  function certificateOffer(
+    transport: 'websocket' | 'http',
+    cert: SignedCertificate,
+    privateKeyPem: string | undefined,
+  ): ConnectionSettingsOffers {
+    return opampOffer({
+      destinationEndpoint: deps.endpoint(transport),
+      heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds,
+      certificate: { certPem: cert.certPem, privateKeyPem, caPem: deps.trustBundle() ?? cert.chainPem },
+      serverCaPem: deps.serverCaPem(),
+    });
+  }
+
+  async function recordCredential(
+    tx: Tx,
+    tenantId: string,
+    agentId: string,
+    cert: SignedCertificate,
+    state: 'current' | 'pending',
+    origin: 'csr' | 'server',
+  ) {
+    const now = clock.now();
+    await insertCredential(tx, {
+      tenant_id: tenantId,
+      fingerprint: cert.fingerprint,
+      agent_id: agentId,
+      serial_hex: cert.serialHex,
+      state,
+      key_origin: origin,
+      not_before: cert.notBefore,
+      not_after: cert.notAfter,
+      issued_at: now,
+      activated_at: state === 'current' ? now : null,
+    });
+    await deps.pki.recordIssued(tx, cert, { tenantId, agentId, kind: 'agent' });
+  }
+
+  /** Signs and records a pending renewal; the old certificate keeps working until the new one is used. */
+  async function renewal(
+    admitted: Admitted,
+    identity: AgentIdentity,
+    spki: Buffer,
+    privateKeyPem: string | undefined,
+    origin: 'csr' | 'server',
+  ): Promise<ConnectionSettingsOffers> {
+    const cert = await deps.pki.signAgentCertificate({
+      tenantId: identity.tenantId,
+      agentId: identity.agentId,
+      publicKeySpkiDer: spki,
+      commonName: uuidToString(Buffer.from(identity.instanceUidHex, 'hex')),
+    });
+    await withTenant(db, identity.tenantId, async (tx) => {
+      await recordCredential(tx, identity.tenantId, identity.agentId, cert, 'pending', origin);
+      await audit.record(
+        tx,
+        agentContext(admitted, { id: identity.fingerprint, name: `agent ${identity.agentId}` }),
+        {
+          action: 'agent.certificate.renew',
+          entity: { type: 'agent', id: identity.agentId },
+          before: { fingerprint: identity.fingerprint, notAfter: identity.notAfter.toISOString() },
+          after: {
+            fingerprint: cert.fingerprint,
+            serial: cert.serialHex,
+            keyOrigin: origin,
+            notAfter: cert.notAfter.toISOString(),
+          },
+        },
+      );
+    });
+    deps.metrics.certificatesIssued.inc({ flow: origin === 'csr' ? 'renew-csr' : 'renew-server-key' });
+    return certificateOffer(admitted.transport, cert, privateKeyPem);
+  }
+
+  return {
+    async enroll(admitted, msg, boundUid): Promise<TrustResult<Enrolled>> {
+      const { tenantId } = admitted;
+      const token = admitted.agent;
+      const tokenActor = { id: `token:${token.tokenId}`, name: 'bootstrap token' };
+      if (!has(msg.capabilities, AgentCapability.AcceptsOpAMPConnectionSettings)) {
+        return refuse(
+          admitted,
+          tokenActor,
+          'missing_capability',
+          'enrollment needs the AcceptsOpAMPConnectionSettings capability: the certificate is delivered in connection settings',
+          null,
+        );
+      }
+      const key = await keyFor(msg);
+      if (!key.ok) return refuse(admitted, tokenActor, key.reason, key.message, null);
+
+      const uid = Buffer.from(boundUid);
+      const owner = await withTenant(db, tenantId, (tx) => uidOwner(tx, uid));
+      if (owner.identityId) {
+        return refuse(
+          admitted,
+          tokenActor,
+          'uid_already_enrolled',
+          'this instance_uid is already enrolled; an agent that lost its certificate enrolls under a new instance_uid',
+          owner.identityId,
+        );
+      }
+      // An agent seen before without credentials (local development) keeps its row and its id.
+      const agentId = owner.agentRowId ?? deps.ids.uuid();
+
+      // Sign first: no signing between BEGIN and COMMIT.
+      const cert = await deps.pki.signAgentCertificate({
+        tenantId,
+        agentId,
+        publicKeySpkiDer: key.spki,
+        commonName: uuidToString(boundUid),
+      });
+
+      let outcome: { ok: true; initialGroup: string | null } | { ok: false; reason: string; message: string };
+      try {
+        outcome = await withTenant(db, tenantId, async (tx) => {
+          const redeemed = await deps.enrollment.redeem(tx, tenantId, token.tokenHash, agentId);
+          if (!redeemed.ok) {
+            const message =
+              redeemed.reason === 'token_expired'
+                ? 'the bootstrap token has expired'
+                : 'the bootstrap token has already been used';
+            return { ok: false as const, reason: redeemed.reason, message };
+          }
+          const now = clock.now();
+          await insertIdentity(tx, {
+            tenant_id: tenantId,
+            id: agentId,
+            instance_uid: uid,
+            initial_group: redeemed.initialGroup,
+            key_origin: key.origin,
+            token_id: redeemed.tokenId,
+            enrolled_at: now,
+          });
+          const rowId = await ensureAgentRow(tx, tenantId, agentId, uid, now);
+          if (rowId !== agentId) throw new Error('agent row appeared concurrently under another id');
+          await recordCredential(tx, tenantId, agentId, cert, 'current', key.origin);
+          await audit.record(tx, agentContext(admitted, { id: cert.fingerprint, name: `agent ${agentId}` }), {
+            action: 'agent.enroll',
+            entity: { type: 'agent', id: agentId },
+            after: {
+              instanceUid: uuidToString(boundUid),
+              fingerprint: cert.fingerprint,
+              serial: cert.serialHex,
+              keyOrigin: key.origin,
+              tokenId: redeemed.tokenId,
+              tokenLabel: redeemed.label,
+              poolId: redeemed.poolId,
+              initialGroup: redeemed.initialGroup,
+              notAfter: cert.notAfter.toISOString(),
+            },
+          });
+          return { ok: true as const, initialGroup: redeemed.initialGroup };
+        });
+      } catch (err) {
+        // The uid was enrolled by a racing connection (unique constraint), or the row moved.
+        deps.logger.warn({ err, tenantId }, 'enrollment transaction failed');
+        outcome = {
+          ok: false,
+          reason: 'enrollment_conflict',
+          message: 'this instance_uid was enrolled by another connection at the same time',
+        };
+      }
+      if (!outcome.ok) return refuse(admitted, tokenActor, outcome.reason, outcome.message, agentId);
+
+      deps.metrics.bootstrapRedemptions.inc({ outcome: 'success' });
+      deps.metrics.certificatesIssued.inc({
+        flow: key.origin === 'csr' ? 'enroll-csr' : 'enroll-server-key',
+      });
+      const identity: AgentIdentity = {
+        tenantId,
+        agentId,
+        fingerprint: cert.fingerprint,
+        instanceUidHex: uid.toString('hex'),
+        certPem: cert.certPem,
+        keyOrigin: key.origin,
+        notBefore: cert.notBefore,
+        notAfter: cert.notAfter,
+        // The enrollment stream never renews; the agent reconnects with mTLS at once.
+        renewAt: cert.notAfter,
+      };
+      return {
+        ok: true,
+        value: { identity, offer: certificateOffer(admitted.transport, cert, key.privateKeyPem) },
+      };
+    },
+
+    async renewWithCsr(admitted, identity, msg) {
+      const actor = { id: identity.fingerprint, name: `agent ${identity.agentId}` };
+      const key = await keyFor(msg);
+      if (!key.ok || key.origin !== 'csr') {
+        const reason = key.ok ? 'csr_malformed' : key.reason;
+        const message = key.ok ? 'the certificate request is empty' : key.message;
+        deps.recordRefusal({
+          tenantId: admitted.tenantId,
+          actor: { kind: 'agent', ...actor },
+          remoteAddress: admitted.remoteAddress,
+          userAgent: admitted.userAgent,
+          change: {
+            action: 'agent.certificate.renew',
+            entity: { type: 'agent', id: identity.agentId },
+            after: { reason, message },
+          },
+        });
+        return fail(message);
+      }
+      return { ok: true, value: await renewal(admitted, identity, key.spki, undefined, 'csr') };
+    },
+
+    async renew(admitted, identity) {
+      const key = await generateKeyPairForAgent(deps.serverKey);
+      return renewal(admitted, identity, key.publicKeySpkiDer, key.privateKeyPkcs8Pem, 'server');
+    },
+
+    currentCertificate(identity) {
+      const bundle = deps.trustBundle();
+      if (!bundle) return undefined;
+      return { cert: Buffer.from(identity.certPem), caCert: Buffer.from(bundle) };
+    },
+
+    serverCaPem: () => deps.serverCaPem(),
+
+    isBoundUid: (tenantId, uidHex) => deps.directory.isBoundUid(tenantId, uidHex),
+
+    impersonationRefused(admitted, claimedUidHex, boundUidHex) {
+      const identity = admitted.agent.kind === 'certificate' ? admitted.agent.identity : undefined;
+      deps.recordRefusal({
+        tenantId: admitted.tenantId,
+        actor: identity
+          ? { kind: 'agent', id: identity.fingerprint, name: `agent ${identity.agentId}` }
+          : { kind: 'agent', id: admitted.agent.kind, name: `${admitted.agent.kind} agent` },
+        remoteAddress: admitted.remoteAddress,
+        userAgent: admitted.userAgent,
+        change: {
+          action: 'agent.impersonation.refused',
+          entity: { type: 'agent', id: identity?.agentId ?? null },
+          after: {
+            claimedInstanceUid: uuidToString(Buffer.from(claimedUidHex, 'hex')),
+            boundInstanceUid: boundUidHex ? uuidToString(Buffer.from(boundUidHex, 'hex')) : null,
+          },
+        },
+      });
+    },
+
+    settingsStatus(admitted, identity, status) {
+      if (status.status !== ConnectionSettingsStatuses.ConnectionSettingsStatuses_FAILED) return;
+      deps.logger.warn(
+        { agent: identity.agentId, error: status.errorMessage },
+        'agent could not apply offered connection settings',
+      );
+      deps.recordRefusal({
+        tenantId: admitted.tenantId,
+        actor: { kind: 'agent', id: identity.fingerprint, name: `agent ${identity.agentId}` },
+        remoteAddress: admitted.remoteAddress,
+        userAgent: admitted.userAgent,
+        change: {
+          action: 'agent.connection-settings.fail',
+          entity: { type: 'agent', id: identity.agentId },
+          after: {
+            hash: Buffer.from(status.lastConnectionSettingsHash).toString('hex'),
+            error: status.errorMessage.slice(0, 500),
+          },
+        },
+      });
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { withTenant } from '@ampora/db';
+import type { AuditActor } from '@ampora/audit';
+import type { ServerContext } from '../../runtime/context.js';
+import type { AuditedChange } from '../audit/audit-recorder.js';
+import { createTokenBuckets } from '../enrollment/token-buckets.js';
+
+export interface RefusalAuditDeps extends Pick<ServerContext, 'db' | 'clock' | 'audit' | 'logger'> {
+  /** Refusals audited per client address per minute; the rest are only counted and logged. */
+  perAddressPerMinute?: number;
+}
+
+export interface Refusal {
+  tenantId: string;
+  actor: AuditActor;
+  remoteAddress: string;
+  userAgent: string | null;
+  change: Omit<AuditedChange, 'outcome'>;
+}
+
+/**
+ * Audits refused agent credentials and messages (outcome `denied`) in a transaction of their own:
+ * nothing else commits with a refusal. An address that keeps failing is audited a bounded number
+ * of times per minute, so a flood of forged credentials cannot flood the audit trail with it; the
+ * metrics still count every refusal.
+ */
+export function createRefusalAudit(deps: RefusalAuditDeps) {
+  const buckets = createTokenBuckets(deps.clock, deps.perAddressPerMinute ?? 60);
+  return function recordRefusal(r: Refusal): void {
+    if (!buckets.take(r.remoteAddress).ok) return;
+    withTenant(deps.db, r.tenantId, (tx) =>
+      deps.audit.record(
+        tx,
+        {
+          tenantId: r.tenantId,
+          actor: r.actor,
+          sourceIp: r.remoteAddress || null,
+          userAgent: r.userAgent,
+          requestId: null,
+        },
+        { ...r.change, outcome: 'denied' },
+      ),
+    ).catch((err: unknown) => deps.logger.error({ err }, 'could not audit a refused agent credential'));
+  };
+}
+
+export type RecordRefusal = ReturnType<typeof createRefusalAudit>;

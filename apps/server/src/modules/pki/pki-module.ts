@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import { createSoftwareProvider } from '@ampora/keys';
+import type { ServerContext, ServerModule } from '../../runtime/context.js';
+import { pkiPublicRoutes } from './pki-public-routes.js';
+import { pkiRoutes } from './pki-routes.js';
+import { createPki, type Pki } from './pki-service.js';
+import { pkiSettings } from './pki-settings.js';
+import { pkiTestRoutes } from './pki-test-routes.js';
+import type { PkiService } from './pki-types.js';
+
+export interface PkiModule extends ServerModule {
+  /** For other modules (enrollment, the OpAMP gateway): issue, record, look up, subscribe. */
+  service: PkiService;
+  pki: Pki;
+}
+
+/** How often the maintenance round runs; CRLs are republished well before their nextUpdate. */
+const MAX_ROUND_MS = 60_000;
+
+export function pkiModule(ctx: ServerContext): PkiModule {
+  // The software provider seals keys through the key protector. Its own wrapKey/unwrapKey (which
+  // is what its `master` is for) is never used here, so it gets a derived key rather than the
+  // master key itself. A KMS/HSM provider, once configured, takes the `provider` slot.
+  const software = createSoftwareProvider({
+    master: ctx.keys.deriveSecret('pki-software-provider'),
+    protector: ctx.keys,
+  });
+  const settings = pkiSettings(ctx.config, ctx.httpPort);
+  const pki = createPki({
+    ...ctx,
+    logger: ctx.logger.child({ component: 'pki' }),
+    settings,
+    provider: software,
+    software,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let round: Promise<void> | undefined;
+
+  return {
+    name: 'pki',
+    service: pki.service,
+    pki,
+    async routes(app: FastifyInstance) {
+      await app.register(pkiPublicRoutes(pki));
+      await app.register(pkiRoutes(pki));
+      if (ctx.config.testHooks.enabled) await app.register(pkiTestRoutes(pki, ctx.db));
+    },
+    async start() {
+      await pki.ready();
+      const every = Math.min(MAX_ROUND_MS, settings.crlNextUpdateMs / 6);
+      timer = setInterval(() => {
+        if (round) return; // the previous round is still running
+        round = pki
+          .maintain()
+          .catch((err) => ctx.logger.error({ err }, 'PKI maintenance round failed'))
+          .finally(() => {
+            round = undefined;
+          });
+      }, every);
+      timer.unref();
+    },
+    async stop() {
+      clearInterval(timer);
+      await round;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { sql } from 'kysely';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createSimAgent,
+  type AgentCredentials,
+  type SimAgent,
+  type SimAgentOptions,
+} from '@ampora/agent-sim';
+import { uuidToString } from '@ampora/opamp';
+import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+let server: ServerProcess;
+let trustBundle: string;
+let wssUrl: string;
+const agents: SimAgent[] = [];
+
+// Agent certificates live one day, and are renewed after a hundred-thousandth of it (about a
+// second), so a renewal happens within the test.
+beforeAll(async () => {
+  server = await startServerProcess({
+    AMPORA_API_INSECURE_NO_AUTH: 'true',
+    AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
+    AMPORA_CA_STATUS_CACHE_SECONDS: '0',
+    AMPORA_CA_AGENT_CERT_LIFETIME_DAYS: '1',
+    AMPORA_ENROLLMENT_RENEW_AT_FRACTION: '0.00001',
+  });
+  wssUrl = `wss://127.0.0.1:${server.opampPort}/v1/opamp`;
+  trustBundle = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop({ graceful: false }).catch(() => undefined)));
+  await server?.stop();
+});
+
+async function api<T = any>(p: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  const res = await fetch(server.httpUrl + p, init);
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Enrolls, then resolves with the first and the renewed credentials. */
+async function enrollAndRenew(options: Partial<SimAgentOptions>) {
+  const token = await api('/api/enrollment/tokens', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ label: 'renewal' }),
+  });
+  const agent = createSimAgent({
+    url: wssUrl,
+    reconnect: false,
+    replyTimeoutMs: 10_000,
+    bootstrapToken: token.body.token,
+    tls: { ca: trustBundle },
+    ...options,
+  });
+  agents.push(agent);
+  const seen: AgentCredentials[] = [];
+  const twice = new Promise<void>((resolve) =>
+    agent.on('credentials', (c) => {
+      seen.push(c);
+      if (seen.length === 2) resolve();
+    }),
+  );
+  await agent.start();
+  await twice;
+  return { agent, first: seen[0]!, renewed: seen[1]! };
+}
+
+function handshake(creds: AgentCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wssUrl, { ca: trustBundle, cert: creds.certPem, key: creds.keyPem });
+    ws.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.once('error', reject);
+  });
+}
+
+describe('certificate renewal over connection settings', () => {
+  it('N-8: past its renewal point, a server-keyed agent is offered a new certificate and key, switches, and the old one is superseded', async () => {
+    const { agent, first, renewed } = await enrollAndRenew({ csr: false });
+    await agent.stop({ graceful: false });
+    expect(renewed.fingerprint).not.toBe(first.fingerprint);
+    expect(renewed.keyOrigin).toBe('server');
+    expect(renewed.keyPem).not.toBe(first.keyPem);
+
+    // The old certificate stops working once the new one has been used; it is superseded, not revoked.
+    expect(await handshake(first)).toBe(401);
+    const { rows } = await sql<{
+      state: string;
+    }>`select state from agent_credentials where fingerprint = ${first.fingerprint}`.execute(
+      server.database.owner,
+    );
+    expect(rows[0]?.state).toBe('superseded');
+    const summary = await eventually(async () => {
+      const list = await api('/api/agents?limit=500');
+      return list.body.items.find((a: any) => a.instanceUid === uuidToString(agent.instanceUid));
+    });
+    const certs = await api(`/api/pki/certificates?agentId=${summary.id}`);
+    const old = certs.body.items.find(
+      (c: any) => (c.fingerprint ?? c.fingerprintSha256) === first.fingerprint,
+    );
+    expect(old?.status).not.toBe('revoked');
+
+    const { rows: events } = await sql<{ action: string; after: any }>`
+      select action, after from audit_events
+      where entity_id = ${summary.id} and action in ('agent.certificate.renew', 'agent.certificate.activate')
+      order by seq`.execute(server.database.owner);
+    expect(events.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['agent.certificate.renew', 'agent.certificate.activate']),
+    );
+    expect(events.find((e) => e.action === 'agent.certificate.activate')?.after.superseded).toContain(
+      first.fingerprint,
+    );
+
+    // The agent reported the outcome (ConnectionSettingsStatus), which the inventory keeps.
+    const detail = await eventually(async () => {
+      const d = await api(`/api/agents/${summary.id}`);
+      return d.body.connectionSettingsStatus?.status ? d.body : undefined;
+    });
+    expect(detail.connectionSettingsStatus.status).toBe('ConnectionSettingsStatuses_APPLIED');
+  });
+
+  it('a CSR agent renews itself with a new CSR on its mTLS session; its key never leaves it', async () => {
+    const { agent, first, renewed } = await enrollAndRenew({ csr: true, renewAtFraction: 0.00001 });
+    await agent.stop({ graceful: false });
+    expect(renewed.fingerprint).not.toBe(first.fingerprint);
+    expect(renewed.keyOrigin).toBe('csr');
+    expect(await handshake(renewed)).toBe(101);
+    expect(await handshake(first)).toBe(401);
+  });
+});
