@@ -40,9 +40,11 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   const httpPort = await freePort();
   const opampPort = await freePort();
   const logs: string[] = [];
+  // AMPORA_BENCH_NODE_ARGS adds flags to the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+  const extra = (process.env.AMPORA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
-    ['--max-old-space-size=8192', '--import', 'tsx', 'apps/server/src/main.ts'],
+    ['--max-old-space-size=8192', ...extra, '--import', 'tsx', 'apps/server/src/main.ts'],
     {
       cwd: ROOT,
       env: {

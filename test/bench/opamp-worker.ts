@@ -92,5 +92,8 @@ async function steady(m: SteadyMsg) {
 process.on('message', (msg: StartMsg | SteadyMsg | { type: 'stop' }) => {
   if (msg.type === 'start') void start(msg);
   else if (msg.type === 'steady') void steady(msg);
-  else if (msg.type === 'stop') void fleet?.stop({ graceful: false }).finally(() => process.exit(0));
+  else if (msg.type === 'stop')
+    void Promise.race([fleet?.stop({ graceful: false }), new Promise((r) => setTimeout(r, 1000))]).finally(
+      () => process.exit(0),
+    );
 });

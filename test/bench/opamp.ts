@@ -44,6 +44,9 @@ export async function run(args: Record<string, string>) {
   const server = await startBenchServer({
     AMPORA_OPAMP_MAX_SESSIONS: String(agents * 2),
     AMPORA_OPAMP_MAX_CONCURRENT_ADMISSIONS: '4096',
+    // This measures the protocol path; TLS handshakes and enrollment are measured by `bench -- trust`.
+    AMPORA_OPAMP_REQUIRE_MTLS: 'false',
+    AMPORA_OPAMP_BOOTSTRAP_PLAINTEXT_ALLOWED: 'true',
     ...(args.env
       ? Object.fromEntries(args.env.split(',').map((kv) => kv.split('=') as [string, string]))
       : {}),
@@ -56,7 +59,11 @@ export async function run(args: Record<string, string>) {
     const t0 = Date.now();
     for (let i = 0; i < procs; i++) {
       const w = fork(path.join(ROOT, 'test/bench/opamp-worker.ts'), [], {
-        execArgv: ['--import', 'tsx'],
+        execArgv: [
+          ...(process.env.AMPORA_BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean),
+          '--import',
+          'tsx',
+        ],
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       workers.push(w);
@@ -69,7 +76,7 @@ export async function run(args: Record<string, string>) {
           type: 'start',
           url,
           count: Math.min(perProc, agents - i * perProc),
-          staggerMs: 1,
+          staggerMs: Number(args.stagger ?? 0),
           workerIndex: i,
           localAddresses: Array.from({ length: addressesPerProc }, (_, k) => `127.0.${i + 1}.${k + 10}`),
         });

@@ -24,7 +24,7 @@ describe('simulated agent credentials', () => {
     const pem = await createCsr(newUid(), key, { claimUid: other });
     expect(parseAndVerifyCsr(pem).instanceUid).toBe(other);
     const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
-    der[20] ^= 0x01;
+    der[20] = der[20]! ^ 0x01;
     expect(() => parseAndVerifyCsr(der)).toThrow();
   });
 });

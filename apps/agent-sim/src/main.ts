@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { uuidFromString, uuidToString } from '@ampora/opamp';
 import {
+  credentialsOf,
   loopbackAddresses,
   startFleet,
   type AgentCredentials,
@@ -198,6 +199,11 @@ async function run(o: RunOptions): Promise<void> {
     heartbeatIntervalSeconds: o.heartbeat,
     requestInstanceUid: o.requestUid,
     bootstrapToken: o.token,
+    // Saved credentials: known as such, so a re-offer of the same certificate is not a switch.
+    credentials:
+      o.tls.cert && o.tls.key
+        ? credentialsOf(o.tls.cert.toString(), o.tls.key.toString(), o.tls.ca?.toString() ?? '', 'server')
+        : undefined,
     csr: o.csr,
     keyType: o.keyType,
     renewAtFraction: o.renewAt,

@@ -503,6 +503,8 @@ export function createAgentHub(deps: AgentHubDeps) {
       }
       entry.admitted = admitted;
       if (identity) entry.identity = identity;
+      // An HTTP agent that enrolled in this entry now polls with its certificate: a normal session.
+      if (admitted.agent.kind === 'certificate') entry.enrolledHere = false;
       const e = entry;
       const result = e.chain.then(() => process(e, msg));
       e.chain = result.catch(() => {});

@@ -15,7 +15,7 @@ export function testHooksRoutes(hub: AgentHub) {
     app.post(
       '/api/_test/agents/:id/remote-config',
       {
-        config: { access: { action: 'agents:configure' } },
+        config: { access: { action: 'agents:push' } },
         schema: {
           hide: true,
           params: Type.Object({ id: Type.String({ format: 'uuid' }) }),

@@ -1,0 +1,157 @@
+/**
+ * Trust benchmark: bootstrap enrollment throughput (token check, CSR verification, signing, one
+ * transaction that redeems the token and stores identity and certificate, over a fresh TLS
+ * connection each) and full mutual-TLS handshakes per second, with several client processes on
+ * 127.0.x.y source addresses. `npm run bench -- trust [--enrollments 600] [--procs 3] [--seconds 10]`.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { percentile, report, ROOT, startBenchServer } from './harness.js';
+
+type Reply =
+  | { type: 'ready' }
+  | { type: 'error'; message: string }
+  | {
+      type: 'enrolled';
+      ok: number;
+      failed: number;
+      firstError?: string;
+      ms: number;
+      latencies: number[];
+      sample?: { cert: string; key: string; uid: number[] };
+    }
+  | { type: 'handshakes-done'; count: number; errors: number; firstError?: string; elapsedMs: number };
+
+function next<T extends Reply['type']>(w: ChildProcess, type: T, timeoutMs: number) {
+  return new Promise<Extract<Reply, { type: T }>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker timed out waiting for ${type}`)), timeoutMs);
+    const onMsg = (m: Reply) => {
+      if (m.type === 'error') {
+        clearTimeout(timer);
+        w.off('message', onMsg);
+        reject(new Error(m.message));
+      }
+      if (m.type !== type) return;
+      clearTimeout(timer);
+      w.off('message', onMsg);
+      resolve(m as Extract<Reply, { type: T }>);
+    };
+    w.on('message', onMsg);
+  });
+}
+
+const addresses = (proc: number) => Array.from({ length: 4 }, (_, k) => `127.0.${proc + 1}.${k + 10}`);
+
+export async function run(args: Record<string, string>) {
+  const enrollments = Number(args.enrollments ?? 600);
+  const procs = Number(args.procs ?? 3);
+  const seconds = Number(args.seconds ?? 10);
+  const concurrency = Number(args.concurrency ?? 16);
+  console.log(
+    `Trust benchmark: ${enrollments} enrollments and ${seconds}s of mTLS handshakes, ${procs} client processes`,
+  );
+  const server = await startBenchServer({
+    AMPORA_API_INSECURE_NO_AUTH: 'true',
+    AMPORA_OPAMP_MAX_CONCURRENT_ADMISSIONS: '4096',
+    AMPORA_HTTP_RATE_LIMIT_IP_PER_MINUTE: '0',
+    AMPORA_HTTP_RATE_LIMIT_PRINCIPAL_PER_MINUTE: '0',
+  });
+  const workers: ChildProcess[] = [];
+  try {
+    const ca = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
+    const url = `https://127.0.0.1:${server.opampPort}/v1/opamp`;
+    const tokens: string[] = [];
+    const issueStarted = Date.now();
+    for (let i = 0; i < enrollments; i++) {
+      const res = await fetch(`${server.httpUrl}/api/enrollment/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ label: `bench-${i}` }),
+      });
+      if (res.status !== 201) throw new Error(`token issue failed: HTTP ${res.status} ${await res.text()}`);
+      tokens.push(((await res.json()) as { token: string }).token);
+    }
+    report(
+      'bootstrap tokens issued (REST, serial)',
+      enrollments / ((Date.now() - issueStarted) / 1000),
+      'tokens/s',
+    );
+
+    for (let i = 0; i < procs; i++) {
+      workers.push(
+        fork(path.join(ROOT, 'test/bench/trust-worker.ts'), [], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        }),
+      );
+    }
+
+    // Enrollment: each worker redeems its share of the tokens with CSRs made beforehand.
+    const share = Math.ceil(enrollments / procs);
+    const ready = workers.map((w) => next(w, 'ready', 120_000));
+    workers.forEach((w, i) =>
+      w.send({
+        type: 'enroll',
+        url,
+        ca,
+        tokens: tokens.slice(i * share, (i + 1) * share),
+        concurrency: Math.max(1, Math.ceil(concurrency / procs)),
+        localAddresses: addresses(i),
+      }),
+    );
+    await Promise.all(ready);
+    const done = workers.map((w) => next(w, 'enrolled', 300_000));
+    const t0 = Date.now();
+    workers.forEach((w) => w.send({ type: 'go' }));
+    const results = await Promise.all(done);
+    const elapsed = (Date.now() - t0) / 1000;
+    const ok = results.reduce((s, r) => s + r.ok, 0);
+    const failed = results.reduce((s, r) => s + r.failed, 0);
+    const lat = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    report('enrollments (token + CSR + issue + store)', ok / elapsed, 'enrollments/s', {
+      value: 100,
+      higherIsBetter: true,
+    });
+    report('  enrollment latency p50', percentile(lat, 50), 'ms');
+    report('  enrollment latency p99', percentile(lat, 99), 'ms');
+    if (failed)
+      console.log(`  ${failed} enrollments failed; first: ${results.find((r) => r.firstError)?.firstError}`);
+    const sample = results.find((r) => r.sample)?.sample;
+    if (!sample) throw new Error('no enrollment succeeded; cannot measure mTLS handshakes');
+
+    // Handshakes: full ones (no session resumption), with the certificate an enrollment issued.
+    for (const poll of [false, true]) {
+      const finished = workers.map((w) => next(w, 'handshakes-done', (seconds + 60) * 1000));
+      workers.forEach((w, i) =>
+        w.send({
+          type: 'handshakes',
+          url,
+          ca,
+          cert: sample.cert,
+          key: sample.key,
+          uid: sample.uid,
+          durationMs: seconds * 1000,
+          concurrency: Math.max(1, Math.ceil((concurrency * 2) / procs)),
+          localAddresses: addresses(i),
+          poll,
+        }),
+      );
+      const hs = await Promise.all(finished);
+      const count = hs.reduce((s, r) => s + r.count, 0);
+      const errors = hs.reduce((s, r) => s + r.errors, 0);
+      const secs = Math.max(...hs.map((r) => r.elapsedMs)) / 1000;
+      if (poll) {
+        report('mTLS connections + admission + 1 poll', count / secs, 'conn/s');
+      } else {
+        report('full mTLS handshakes (ECDSA P-256)', count / secs, 'handshakes/s', {
+          value: 500,
+          higherIsBetter: true,
+        });
+      }
+      if (errors) console.log(`  ${errors} errors; first: ${hs.find((r) => r.firstError)?.firstError}`);
+    }
+  } finally {
+    for (const w of workers) w.kill();
+    await server.stop();
+  }
+}
