@@ -17,6 +17,8 @@ export interface BenchServer {
   child: ChildProcess;
   logs: string[];
   rssBytes(): number;
+  /** User + system CPU the server process has used so far. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,11 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
     opampPort,
     child,
     logs,
+    cpuSeconds: () => {
+      // Fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     rssBytes: () =>
       Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
     async stop() {

@@ -36,6 +36,9 @@ async function start(m: StartMsg) {
       },
     }),
     reconnect: false,
+    // A whole fleet connecting at once queues behind the server's accept rate; measure that, don't time it out.
+    connectTimeoutMs: 60_000,
+    replyTimeoutMs: 60_000,
   });
   process.send!({
     type: 'connected',

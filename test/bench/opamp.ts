@@ -33,7 +33,7 @@ function waitFor<T extends WorkerReply['type']>(w: ChildProcess, type: T, timeou
 
 export async function run(args: Record<string, string>) {
   const agents = Number(args.agents ?? 10_000);
-  const procs = Number(args.procs ?? 4);
+  const procs = Number(args.procs ?? 2);
   const rate = Number(args.rate ?? 5000);
   const durationMs = Number(args.seconds ?? 20) * 1000;
   const addressesPerProc = 4;
@@ -93,6 +93,7 @@ export async function run(args: Record<string, string>) {
     await new Promise((r) => setTimeout(r, 3000));
     const rssConnected = server.rssBytes();
 
+    const cpuBefore = server.cpuSeconds();
     const steady = await Promise.all(
       workers.map((w) => {
         const done = waitFor(w, 'steady-done', durationMs + 60_000);
@@ -100,6 +101,7 @@ export async function run(args: Record<string, string>) {
         return done;
       }),
     );
+    const serverCpu = server.cpuSeconds() - cpuBefore;
     const answered = steady.reduce((s, r) => s + r.answered, 0);
     const errors = steady.reduce((s, r) => s + r.errors, 0);
     const elapsed = Math.max(...steady.map((r) => r.elapsedMs)) / 1000;
@@ -119,6 +121,11 @@ export async function run(args: Record<string, string>) {
     report('server RSS total', rssConnected / 1024 / 1024, 'MiB');
     report('steady status throughput', answered / elapsed, 'msg/s', { value: 5000, higherIsBetter: true });
     report('steady errors', errors, 'msgs');
+    report('server CPU during steady phase', serverCpu / elapsed, 'cores');
+    report('status msgs per server CPU-second', answered / Math.max(serverCpu, 1e-9), 'msg/s', {
+      value: 5000,
+      higherIsBetter: true,
+    });
     report('reply latency p50', percentile(lat, 50), 'ms');
     report('reply latency p99', percentile(lat, 99), 'ms');
   } finally {

@@ -5,6 +5,8 @@
  * 127.0.x.y source addresses. `npm run bench -- trust [--enrollments 600] [--procs 3] [--seconds 10]`.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { percentile, report, ROOT, startBenchServer } from './harness.js';
 
@@ -20,7 +22,15 @@ type Reply =
       latencies: number[];
       sample?: { cert: string; key: string; uid: number[] };
     }
-  | { type: 'handshakes-done'; count: number; errors: number; firstError?: string; elapsedMs: number };
+  | {
+      type: 'handshakes-done';
+      count: number;
+      errors: number;
+      firstError?: string;
+      elapsedMs: number;
+      /** CPU the load generator itself used. */
+      cpuSeconds: number;
+    };
 
 function next<T extends Reply['type']>(w: ChildProcess, type: T, timeoutMs: number) {
   return new Promise<Extract<Reply, { type: T }>>((resolve, reject) => {
@@ -40,6 +50,87 @@ function next<T extends Reply['type']>(w: ChildProcess, type: T, timeoutMs: numb
   });
 }
 
+/** utime + stime of a process (and, with `children`, of its reaped children), in seconds. */
+function cpuSeconds(pid: number, children = false): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    return ticks / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The bench database's postmaster (matched by its port), or undefined for an external database. */
+function postmasterOf(serverPid: number): number | undefined {
+  const env = readFileSync(`/proc/${serverPid}/environ`, 'utf8').split('\0');
+  const url = env.find((e) => e.startsWith('DATABASE_URL='))?.slice('DATABASE_URL='.length);
+  const port = url ? new URL(url).port : '';
+  if (!port) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (!args[0]?.endsWith('postgres')) continue;
+      const at = args.findIndex((a) => a === '-p' || a === '--port');
+      if (at >= 0 && args[at + 1] === port) return Number(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return undefined;
+}
+
+/** CPU used by the postmaster and all its backends, live or ended. */
+function postgresCpuSeconds(postmaster: number | undefined): number {
+  if (postmaster === undefined) return NaN;
+  let total = cpuSeconds(postmaster, true);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) total += cpuSeconds(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
+}
+
+/** Busy CPU-seconds of the whole machine (every process, not only this benchmark's). */
+function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + f[4]!;
+  return (f.reduce((a, b) => a + b, 0) - idle) / 100;
+}
+
+/**
+ * CPU spent during one phase by the server, its database, and the machine as a whole, so the
+ * figures can be read per server CPU-second even when load generators share the machine.
+ */
+function cpuMeter(serverPid: number, postmaster: number | undefined) {
+  const take = () => ({
+    server: cpuSeconds(serverPid),
+    postgres: postgresCpuSeconds(postmaster),
+    machine: machineBusySeconds(),
+  });
+  const start = take();
+  return (label: string, count: number, unit: string, wallSeconds: number) => {
+    const end = take();
+    const server = end.server - start.server;
+    const pg = end.postgres - start.postgres;
+    const machine = end.machine - start.machine;
+    console.log(
+      `  CPU over ${wallSeconds.toFixed(1)} s: server ${server.toFixed(2)} s (${((100 * server) / wallSeconds).toFixed(0)}% of a core), ` +
+        `postgres ${pg.toFixed(2)} s, whole machine ${machine.toFixed(2)} s of ${(2 * wallSeconds).toFixed(0)}; ` +
+        `load ${loadavg()[0]!.toFixed(2)}`,
+    );
+    if (server > 0) report(`  ${label} per server CPU-second`, count / server, unit);
+  };
+}
+
 const addresses = (proc: number) => Array.from({ length: 4 }, (_, k) => `127.0.${proc + 1}.${k + 10}`);
 
 export async function run(args: Record<string, string>) {
@@ -48,7 +139,10 @@ export async function run(args: Record<string, string>) {
   const seconds = Number(args.seconds ?? 10);
   const concurrency = Number(args.concurrency ?? 16);
   console.log(
-    `Trust benchmark: ${enrollments} enrollments and ${seconds}s of mTLS handshakes, ${procs} client processes`,
+    `Trust benchmark: ${enrollments} enrollments and ${seconds}s of mTLS handshakes, ${procs} client processes` +
+      ` (load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')})`,
   );
   const server = await startBenchServer({
     AMPORA_API_INSECURE_NO_AUTH: 'true',
@@ -57,6 +151,7 @@ export async function run(args: Record<string, string>) {
     AMPORA_HTTP_RATE_LIMIT_PRINCIPAL_PER_MINUTE: '0',
   });
   const workers: ChildProcess[] = [];
+  const postmaster = postmasterOf(server.pid);
   try {
     const ca = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
     const url = `https://127.0.0.1:${server.opampPort}/v1/opamp`;
@@ -101,6 +196,7 @@ export async function run(args: Record<string, string>) {
     );
     await Promise.all(ready);
     const done = workers.map((w) => next(w, 'enrolled', 300_000));
+    const enrollCpu = cpuMeter(server.pid, postmaster);
     const t0 = Date.now();
     workers.forEach((w) => w.send({ type: 'go' }));
     const results = await Promise.all(done);
@@ -112,6 +208,7 @@ export async function run(args: Record<string, string>) {
       value: 100,
       higherIsBetter: true,
     });
+    enrollCpu('enrollments', ok, 'enrollments/s', elapsed);
     report('  enrollment latency p50', percentile(lat, 50), 'ms');
     report('  enrollment latency p99', percentile(lat, 99), 'ms');
     if (failed)
@@ -122,6 +219,7 @@ export async function run(args: Record<string, string>) {
     // Handshakes: full ones (no session resumption), with the certificate an enrollment issued.
     for (const poll of [false, true]) {
       const finished = workers.map((w) => next(w, 'handshakes-done', (seconds + 60) * 1000));
+      const meter = cpuMeter(server.pid, postmaster);
       workers.forEach((w, i) =>
         w.send({
           type: 'handshakes',
@@ -140,14 +238,20 @@ export async function run(args: Record<string, string>) {
       const count = hs.reduce((s, r) => s + r.count, 0);
       const errors = hs.reduce((s, r) => s + r.errors, 0);
       const secs = Math.max(...hs.map((r) => r.elapsedMs)) / 1000;
+      const clientCpu = hs.reduce((s, r) => s + r.cpuSeconds, 0);
       if (poll) {
         report('mTLS connections + admission + 1 poll', count / secs, 'conn/s');
+        meter('connections', count, 'conn/s', secs);
       } else {
         report('full mTLS handshakes (ECDSA P-256)', count / secs, 'handshakes/s', {
           value: 500,
           higherIsBetter: true,
         });
+        meter('full handshakes', count, 'handshakes/s', secs);
       }
+      console.log(
+        `  load generators: ${clientCpu.toFixed(2)} CPU-s, ${((1000 * clientCpu) / Math.max(count, 1)).toFixed(2)} ms per connection`,
+      );
       if (errors) console.log(`  ${errors} errors; first: ${hs.find((r) => r.firstError)?.firstError}`);
     }
   } finally {

@@ -62,6 +62,8 @@ export interface SimAgentOptions extends ConnectionOptions {
   /** WebSocket: offer permessage-deflate. */
   compression?: boolean;
   replyTimeoutMs?: number;
+  /** WebSocket opening-handshake timeout (default 10 s); raise it when a whole fleet connects at once. */
+  connectTimeoutMs?: number;
   latency?: LatencyRecorder;
   now?: () => number;
   randomBytes?: (length: number) => Uint8Array;

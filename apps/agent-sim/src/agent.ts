@@ -341,7 +341,11 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
       });
     }
     return createWebSocketTransport(
-      { ...this.connection, compression: this.options.compression },
+      {
+        ...this.connection,
+        compression: this.options.compression,
+        handshakeTimeoutMs: this.options.connectTimeoutMs,
+      },
       {
         onPayload: (payload) => this.onPayload(payload),
         onProtocolError: (err) => this.emit('protocolError', err),

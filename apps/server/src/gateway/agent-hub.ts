@@ -20,8 +20,9 @@ import { fromJson, toJson } from '@bufbuild/protobuf';
 import { withTenant, type Clock, type Database } from '@ampora/db';
 import type { Logger } from '../observability/logger.js';
 import type { AgentStateBuffer } from '../modules/agents/agent-state-buffer.js';
-import { getAgentByUid, setRemoteConfig } from '../modules/agents/agents-queries.js';
+import { getAssignmentsByUid, setRemoteConfig } from '../modules/agents/agents-queries.js';
 import type { Admitted, AgentIdentity, AgentTrust } from './agent-principal.js';
+import { byTenant, createBatchLoader } from './batch-loader.js';
 import { opampOffer } from './connection-offers.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { SectionDeduper, sectionsToPatch } from './status-sections.js';
@@ -113,12 +114,22 @@ export function createAgentHub(deps: AgentHubDeps) {
   let trust: AgentTrust | undefined;
   const keyOf = (tenantId: string, uidHex: string) => `${tenantId}:${uidHex}`;
 
-  function gauge() {
-    let ws = 0;
-    for (const e of entries.values()) if (e.peer.transport === 'websocket') ws++;
-    deps.metrics.activeSessions.set({ transport: 'websocket' }, ws);
-    deps.metrics.activeSessions.set({ transport: 'http' }, entries.size - ws);
+  /** Sessions per transport, kept in step with `entries` instead of walking it on every change. */
+  const live = { websocket: 0, http: 0 };
+  function track(entry: Entry, delta: 1 | -1) {
+    live[entry.peer.transport] += delta;
+    deps.metrics.activeSessions.set({ transport: entry.peer.transport }, live[entry.peer.transport]);
   }
+
+  type AssignmentRow = Awaited<ReturnType<typeof getAssignmentsByUid>>[number];
+  const assignments = createBatchLoader<string, AssignmentRow>(async (keys) => {
+    const found = new Map<string, AssignmentRow>();
+    for (const [tenantId, uids] of byTenant(keys)) {
+      const rows = await withTenant(deps.db, tenantId, (tx) => getAssignmentsByUid(tx, uids));
+      for (const row of rows) found.set(keyOf(tenantId, hexOf(row.instance_uid)), row);
+    }
+    return found;
+  });
 
   function newEntry(admitted: Admitted, uid: Uint8Array, peer: AgentPeer, identity?: AgentIdentity): Entry {
     const uidHex = hexOf(uid);
@@ -154,6 +165,7 @@ export function createAgentHub(deps: AgentHubDeps) {
   function release(entry: Entry, at: Date) {
     if (entries.get(entry.key) !== entry) return;
     entries.delete(entry.key);
+    track(entry, -1);
     const state = entry.session.state;
     if (state) protocolStates.set(entry.key, state);
     deps.buffer.record({
@@ -163,7 +175,6 @@ export function createAgentHub(deps: AgentHubDeps) {
       connected: false,
       disconnectedAt: at,
     });
-    gauge();
   }
 
   /** Puts an entry under its key; a different holder of the key loses its session. */
@@ -174,13 +185,14 @@ export function createAgentHub(deps: AgentHubDeps) {
       if (existing.peer !== entry.peer) existing.peer.close?.(1008, closeReason);
       const state = existing.session.state;
       if (state) protocolStates.set(existing.key, state);
+      track(existing, -1);
     }
     entries.set(entry.key, entry);
-    gauge();
+    track(entry, 1);
   }
 
   async function loadAssignment(entry: Entry, reportedHash: Uint8Array | undefined) {
-    const row = await withTenant(deps.db, entry.tenantId, (tx) => getAgentByUid(tx, entry.uidHex));
+    const row = await assignments.load(entry.key);
     entry.loaded = true;
     if (!row) return;
     entry.agentId = row.id;
@@ -280,7 +292,7 @@ export function createAgentHub(deps: AgentHubDeps) {
       if (await trust.isBoundUid(entry.tenantId, entry.uidHex)) {
         if (entries.get(entry.key) === entry) {
           entries.delete(entry.key);
-          gauge();
+          track(entry, -1);
         }
         return refuseImpersonation(
           entry.admitted,
@@ -349,7 +361,10 @@ export function createAgentHub(deps: AgentHubDeps) {
     // A uid assigned in this reply (A-10) is where the agent's state lives from now on.
     const uidHex = inbound.newInstanceUid ? hexOf(inbound.newInstanceUid) : entry.uidHex;
     if (uidHex !== entry.uidHex) {
-      if (entries.get(entry.key) === entry) entries.delete(entry.key);
+      if (entries.get(entry.key) === entry) {
+        entries.delete(entry.key);
+        track(entry, -1);
+      }
       entry.uidHex = uidHex;
       entry.key = keyOf(entry.tenantId, uidHex);
       register(entry, 'instance_uid taken over');
@@ -494,12 +509,13 @@ export function createAgentHub(deps: AgentHubDeps) {
         const state = entry.session.state;
         if (state) protocolStates.set(key, state);
         entries.delete(key);
+        track(entry, -1);
         entry = undefined;
       }
       if (!entry) {
         entry = newEntry(admitted, msg.instanceUid, peer, identity);
         entries.set(key, entry);
-        gauge();
+        track(entry, 1);
       }
       entry.admitted = admitted;
       if (identity) entry.identity = identity;

@@ -127,12 +127,17 @@ export function getAgent(tx: Tx, id: string) {
   return tx.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-export function getAgentByUid(tx: Tx, instanceUidHex: string) {
+/** What the gateway needs about agents when their sessions start, for many uids at once. */
+export function getAssignmentsByUid(tx: Tx, instanceUidsHex: string[]) {
   return tx
     .selectFrom('agents')
-    .select(['id', 'remote_config', 'remote_config_hash', 'remote_config_status'])
-    .where('instance_uid', '=', Buffer.from(instanceUidHex, 'hex'))
-    .executeTakeFirst();
+    .select(['id', 'instance_uid', 'remote_config', 'remote_config_hash', 'remote_config_status'])
+    .where(
+      'instance_uid',
+      'in',
+      instanceUidsHex.map((h) => Buffer.from(h, 'hex')),
+    )
+    .execute();
 }
 
 export function setRemoteConfig(tx: Tx, id: string, config: unknown, hash: string) {

@@ -31,8 +31,9 @@ export async function uidOwner(tx: Tx, uid: Buffer) {
   return { identityId: identity?.id, agentRowId: agent?.id };
 }
 
-export function identityForUid(tx: Tx, uid: Buffer) {
-  return tx.selectFrom('agent_identities').select('id').where('instance_uid', '=', uid).executeTakeFirst();
+/** Which of these uids are bound to an enrolled identity. */
+export function boundUids(tx: Tx, uids: Buffer[]) {
+  return tx.selectFrom('agent_identities').select('instance_uid').where('instance_uid', 'in', uids).execute();
 }
 
 export function insertIdentity(tx: Tx, row: Insertable<DB['agent_identities']>) {

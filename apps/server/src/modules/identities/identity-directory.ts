@@ -1,7 +1,8 @@
 import { withTenant } from '@ampora/db';
 import type { ServerContext } from '../../runtime/context.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
-import { getCredential, identityForUid, promoteCredential } from './identities-queries.js';
+import { byTenant, createBatchLoader } from '../../gateway/batch-loader.js';
+import { boundUids, getCredential, promoteCredential } from './identities-queries.js';
 
 export interface CredentialInfo {
   agentId: string;
@@ -27,6 +28,20 @@ export function createIdentityDirectory(deps: IdentityDirectoryDeps) {
   const cache = new Map<string, { at: number; value: CredentialInfo | undefined }>();
   const max = deps.maxCached ?? 100_000;
   const keyOf = (tenantId: string, fingerprint: string) => `${tenantId}:${fingerprint}`;
+  // First messages of a reconnecting fleet arrive together: one query answers a whole turn's worth.
+  const bound = createBatchLoader<string, true>(async (keys) => {
+    const found = new Map<string, true>();
+    for (const [tenantId, uids] of byTenant(keys)) {
+      const rows = await withTenant(deps.db, tenantId, (tx) =>
+        boundUids(
+          tx,
+          uids.map((u) => Buffer.from(u, 'hex')),
+        ),
+      );
+      for (const r of rows) found.set(`${tenantId}:${Buffer.from(r.instance_uid).toString('hex')}`, true);
+    }
+    return found;
+  });
 
   return {
     async credential(tenantId: string, fingerprint: string): Promise<CredentialInfo | undefined> {
@@ -75,8 +90,7 @@ export function createIdentityDirectory(deps: IdentityDirectoryDeps) {
     },
 
     async isBoundUid(tenantId: string, uidHex: string): Promise<boolean> {
-      const row = await withTenant(deps.db, tenantId, (tx) => identityForUid(tx, Buffer.from(uidHex, 'hex')));
-      return row !== undefined;
+      return (await bound.load(`${tenantId}:${uidHex}`)) === true;
     },
 
     invalidate(tenantId: string, fingerprint: string) {
