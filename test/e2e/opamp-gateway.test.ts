@@ -14,6 +14,7 @@ import {
   has,
   toBinary,
 } from '@ampora/opamp';
+import { createSimAgent } from '@ampora/agent-sim';
 import { newUid, postOpamp, RawWsAgent, uidString } from '../support/raw-opamp.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
@@ -185,6 +186,100 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
     const s = await postOpamp(server.opampHttpUrl, shortUid);
     expect(s.status).toBe(400);
     expect(fromBinary(ServerToAgentSchema, s.bytes).errorResponse?.errorMessage).toMatch(/16/);
+  });
+});
+
+describe('the agent simulator over WebSocket', () => {
+  it('R-1, R-2, A-9: reports health and effective config, applies a pushed remote config and reports APPLIED with the new effective config', async () => {
+    const agent = createSimAgent({
+      url: server.opampWsUrl,
+      description: { identifying: { 'service.name': 'sim-ws' }, nonIdentifying: { 'host.name': 'sim-host' } },
+      health: {
+        healthy: true,
+        status: 'StatusOK',
+        componentHealthMap: { 'pipeline:metrics': { healthy: true } },
+      },
+      effectiveConfig: { '': { body: 'receivers: {}\n', contentType: 'text/yaml' } },
+      applyMode: 'apply',
+    });
+    await agent.start();
+    try {
+      const summary = await agentByUid(uidString(agent.instanceUid));
+      const before = await eventually(async () => {
+        const d = await api(`/api/agents/${summary.id}`);
+        return d.body.health && d.body.effectiveConfig ? d.body : undefined;
+      });
+      expect(before).toMatchObject({ agentType: 'sim-ws', hostName: 'sim-host', transport: 'websocket' });
+      expect(before.health.children[0]).toMatchObject({ name: 'pipeline:metrics', healthy: true });
+      expect(before.effectiveConfig.hash).toBe(agent.effectiveConfigHash);
+
+      const applied = new Promise((resolve) => agent.once('remoteConfig', resolve));
+      const push = await api(`/api/_test/agents/${summary.id}/remote-config`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          files: { '': { body: 'exporters: {debug: {}}\n', contentType: 'text/yaml' } },
+        }),
+      });
+      // WebSocket: pushed at once, not left for the next message (S-12).
+      expect(push.body).toEqual({ status: 'pushed' });
+      await applied;
+      const after = await eventually(async () => {
+        const d = await api(`/api/agents/${summary.id}`);
+        return d.body.remoteConfigStatus?.status === 'RemoteConfigStatuses_APPLIED' ? d.body : undefined;
+      });
+      expect(after.effectiveConfig.files['']).toMatchObject({ body: 'exporters: {debug: {}}\n' });
+      expect(after.effectiveConfigHash).toBe(agent.effectiveConfigHash);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('a simulated apply failure is reported as FAILED with its message, and the effective config is unchanged', async () => {
+    const agent = createSimAgent({
+      url: server.opampWsUrl,
+      description: { identifying: { 'service.name': 'sim-ws-fail' } },
+      applyMode: 'fail',
+      failMessage: 'exporter "otlp/missing" is not defined',
+    });
+    await agent.start();
+    try {
+      const summary = await agentByUid(uidString(agent.instanceUid));
+      const hashBefore = agent.effectiveConfigHash;
+      await api(`/api/_test/agents/${summary.id}/remote-config`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ files: { '': { body: 'service: {}\n', contentType: 'text/yaml' } } }),
+      });
+      const failed = await eventually(async () => {
+        const d = await api(`/api/agents/${summary.id}`);
+        return d.body.remoteConfigStatus?.status === 'RemoteConfigStatuses_FAILED' ? d.body : undefined;
+      });
+      expect(failed.remoteConfigStatus.errorMessage).toBe('exporter "otlp/missing" is not defined');
+      expect(agent.effectiveConfigHash).toBe(hashBefore);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('an empty config map is refused and never sent', async () => {
+    const agent = createSimAgent({
+      url: server.opampWsUrl,
+      description: { identifying: { 'service.name': 'sim-empty' } },
+    });
+    await agent.start();
+    try {
+      const summary = await agentByUid(uidString(agent.instanceUid));
+      const res = await api(`/api/_test/agents/${summary.id}/remote-config`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ files: {} }),
+      });
+      expect(res.status).toBe(409);
+      expect(agent.received.some((m) => m.remoteConfig)).toBe(false);
+    } finally {
+      await agent.stop();
+    }
   });
 });
 
