@@ -1,45 +1,92 @@
 import Type, { type Static } from 'typebox';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
-const Seconds = (def: number, min = 0, max = 86_400 * 365) =>
-  Type.Integer({ default: def, minimum: min, maximum: max });
+const Seconds = (description: string, def: number, min = 0, max = 86_400 * 365) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
 
 /**
  * The whole configuration. Each leaf is settable as an environment variable named after its path
  * (`opamp.maxMessageBytes` → `AMPORA_OPAMP_MAX_MESSAGE_BYTES`) or in the YAML file named by
- * `AMPORA_CONFIG_FILE`. Environment variables win over the file.
+ * `AMPORA_CONFIG_FILE`. Environment variables win over the file. Every leaf carries a one-sentence,
+ * user-facing `description`: it is the description column of docs/configuration.md.
  */
 export const ConfigSchema = Type.Object(
   {
-    /** `local`: zero-config development. `production`: refuses unsafe or missing settings. */
-    mode: Type.Union([Type.Literal('local'), Type.Literal('production')], { default: 'local' }),
-    /** Where local mode keeps its embedded database, master key and generated material. */
-    dataDir: Type.String({ default: '.data', minLength: 1 }),
+    mode: Type.Union([Type.Literal('local'), Type.Literal('production')], {
+      default: 'local',
+      description:
+        '`local` runs with zero configuration for development (embedded Postgres, generated keys); `production` refuses to start with unsafe or missing settings (see "Production mode" below).',
+    }),
+    dataDir: Type.String({
+      default: '.data',
+      minLength: 1,
+      description:
+        'Directory where local mode keeps its embedded database, generated master key and other generated material.',
+    }),
     log: Type.Object(
       {
         level: Type.Union(
           ['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)),
-          { default: 'info' },
+          {
+            default: 'info',
+            description: 'Least severe level that is logged; `debug` and `trace` are for troubleshooting.',
+          },
         ),
       },
       { default: {} },
     ),
     http: Type.Object(
       {
-        host: Type.Optional(Type.String({ minLength: 1 })),
-        port: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
-        /** Externally reachable base URL; default URLs embedded in certificates derive from it. */
-        publicUrl: Type.Optional(Type.String({ format: 'uri' })),
-        bodyLimitBytes: Type.Integer({ default: 1_048_576, minimum: 1024 }),
-        /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-* headers are honoured. */
-        trustedProxies: Type.String({ default: '' }),
-        /** Comma-separated origins allowed by CORS. Empty: CORS stays off and browsers refuse cross-origin calls. */
-        corsOrigins: Type.String({ default: '' }),
-        /** Token buckets: each holds this many requests and refills at this rate per minute. 0 turns one off. */
+        host: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'Address the HTTP API listens on; default `127.0.0.1` in local mode and `0.0.0.0` in production mode.',
+          }),
+        ),
+        port: Type.Integer({
+          default: 8080,
+          minimum: 0,
+          maximum: 65535,
+          description:
+            'Port of the HTTP listener (operator API, health checks, `/metrics`, PKI endpoints); 0 picks a free port.',
+        }),
+        publicUrl: Type.Optional(
+          Type.String({
+            format: 'uri',
+            description:
+              'Externally reachable base URL of the HTTP listener; the default OIDC redirect URL and the CRL and OCSP URLs written into certificates derive from it.',
+          }),
+        ),
+        bodyLimitBytes: Type.Integer({
+          default: 1_048_576,
+          minimum: 1024,
+          description: 'Largest request body the HTTP API accepts, in bytes; larger requests get 413.',
+        }),
+        trustedProxies: Type.String({
+          default: '',
+          description:
+            'Comma-separated addresses or CIDRs of reverse proxies whose `X-Forwarded-*` headers are honoured; empty trusts none.',
+        }),
+        corsOrigins: Type.String({
+          default: '',
+          description:
+            'Comma-separated origins allowed to call the API from a browser; empty keeps CORS off, so browsers refuse cross-origin calls.',
+        }),
         rateLimit: Type.Object(
           {
-            principalPerMinute: Type.Integer({ default: 600, minimum: 0 }),
-            ipPerMinute: Type.Integer({ default: 1200, minimum: 0 }),
+            principalPerMinute: Type.Integer({
+              default: 600,
+              minimum: 0,
+              description:
+                'API requests one authenticated caller may make per minute (a token bucket of this size, refilled at this rate); 0 turns the limit off.',
+            }),
+            ipPerMinute: Type.Integer({
+              default: 1200,
+              minimum: 0,
+              description:
+                'API requests one client IP address may make per minute (a token bucket of this size, refilled at this rate); 0 turns the limit off.',
+            }),
           },
           { default: {} },
         ),
@@ -48,67 +95,165 @@ export const ConfigSchema = Type.Object(
     ),
     opamp: Type.Object(
       {
-        host: Type.Optional(Type.String({ minLength: 1 })),
-        port: Type.Integer({ default: 4320, minimum: 0, maximum: 65535 }),
-        path: Type.String({ default: '/v1/opamp', pattern: '^/' }),
-        /** Externally reachable OpAMP URL offered to agents in connection settings. */
-        publicUrl: Type.Optional(Type.String({ format: 'uri' })),
-        maxMessageBytes: Type.Integer({ default: 10_485_760, minimum: 1024, maximum: 67_108_864 }),
-        heartbeatIntervalSeconds: Seconds(30, 0, 3600),
-        /** A session silent for this long (and advertising heartbeats) is closed and marked disconnected. */
-        heartbeatWindowSeconds: Seconds(90, 1, 86_400),
-        /** Sessions above this are refused with Unavailable / 503 and a retry hint. */
-        maxSessions: Type.Integer({ default: 50_000, minimum: 1 }),
-        /** Concurrent connection admissions (TLS handshakes, upgrades, first messages) before 429. */
-        maxConcurrentAdmissions: Type.Integer({ default: 512, minimum: 1 }),
-        retryAfterSeconds: Seconds(30, 1, 3600),
-        /** Buffered agent state is written to Postgres at most this often. */
-        flushIntervalMs: Type.Integer({ default: 1000, minimum: 10, maximum: 60_000 }),
-        /**
-         * After enrollment agents connect only with their client certificate. `false` also admits
-         * agents without any credentials, into the default tenant: local development only.
-         */
-        requireMtls: Type.Boolean({ default: true }),
-        /**
-         * Serves the OpAMP listener over plain HTTP, so bootstrap tokens (and server-generated private
-         * keys) cross the network in clear. Local experiments only; refused in production.
-         */
-        bootstrapPlaintextAllowed: Type.Boolean({ default: false }),
-        /** PEM server certificate (with its chain) of the OpAMP listener. Required in production. */
-        tlsCertFile: Type.Optional(Type.String({ minLength: 1 })),
-        /** PEM private key of the OpAMP listener. Required in production. */
-        tlsKeyFile: Type.Optional(Type.String({ minLength: 1 })),
-        /** PEM CA certificates agents need to verify the listener's certificate; offered to agents. */
-        tlsCaFile: Type.Optional(Type.String({ minLength: 1 })),
+        host: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'Address the OpAMP listener binds to; default `127.0.0.1` in local mode and `0.0.0.0` in production mode.',
+          }),
+        ),
+        port: Type.Integer({
+          default: 4320,
+          minimum: 0,
+          maximum: 65535,
+          description: 'Port of the OpAMP listener (WebSocket and plain-HTTP agents); 0 picks a free port.',
+        }),
+        path: Type.String({
+          default: '/v1/opamp',
+          pattern: '^/',
+          description: 'URL path agents connect to, over WebSocket and plain HTTP alike.',
+        }),
+        publicUrl: Type.Optional(
+          Type.String({
+            format: 'uri',
+            description:
+              "Externally reachable OpAMP URL offered to agents in connection settings; default: derived from the listener's host, port and path.",
+          }),
+        ),
+        maxMessageBytes: Type.Integer({
+          default: 10_485_760,
+          minimum: 1024,
+          maximum: 67_108_864,
+          description:
+            'Largest OpAMP message accepted or sent, in bytes after decompression; a larger WebSocket message closes its stream with 1009 and a larger HTTP body gets 413.',
+        }),
+        heartbeatIntervalSeconds: Seconds(
+          'Heartbeat interval, in seconds, offered to agents that report heartbeats and accept connection settings; 0 offers none, so agents keep their own interval and no session is closed for silence.',
+          30,
+          0,
+          3600,
+        ),
+        heartbeatWindowSeconds: Seconds(
+          'Seconds of silence after which a session that was offered a heartbeat interval is closed and marked disconnected (and after which a plain-HTTP agent that stopped polling is marked disconnected); keep it a few intervals long.',
+          90,
+          1,
+          86_400,
+        ),
+        maxSessions: Type.Integer({
+          default: 50_000,
+          minimum: 1,
+          description:
+            'Most agent sessions this instance serves; further WebSocket upgrades and new plain-HTTP agents are refused with 503 and a retry hint.',
+        }),
+        maxConcurrentAdmissions: Type.Integer({
+          default: 512,
+          minimum: 1,
+          description:
+            'Most connection admissions (credential checks before the first message) in progress at once; further attempts get 429 with a retry hint.',
+        }),
+        retryAfterSeconds: Seconds(
+          'Delay, in seconds, that refused or overloaded agents are told to wait before retrying (`Retry-After` header and OpAMP `retry_info`); the OpAMP specification recommends at least 30.',
+          30,
+          1,
+          3600,
+        ),
+        flushIntervalMs: Type.Integer({
+          default: 1000,
+          minimum: 10,
+          maximum: 60_000,
+          description:
+            'How often, in milliseconds, buffered agent state (status reports, connects, disconnects) is written to Postgres; whatever is still buffered is written at shutdown.',
+        }),
+        requireMtls: Type.Boolean({
+          default: true,
+          description:
+            'After enrollment agents connect only with their client certificate; `false` also admits agents without any credentials into the default tenant, for local development only.',
+        }),
+        bootstrapPlaintextAllowed: Type.Boolean({
+          default: false,
+          description:
+            'Serves the OpAMP listener over plain HTTP, so bootstrap tokens and server-generated private keys cross the network in clear; for local experiments only.',
+        }),
+        tlsCertFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              "PEM file with the OpAMP listener's server certificate and its chain; required in production mode.",
+          }),
+        ),
+        tlsKeyFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description: "PEM file with the OpAMP listener's private key; required in production mode.",
+          }),
+        ),
+        tlsCaFile: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              "PEM file with the CA certificates agents need to verify the listener's certificate; offered to agents in connection settings.",
+          }),
+        ),
       },
       { default: {} },
     ),
     database: Type.Object(
       {
-        /** Owner connection used for migrations. Also read from DATABASE_URL. Unset: embedded Postgres. */
-        url: Type.Optional(Type.String({ minLength: 1 })),
-        /** App-role connection. Unset: derived from `url` with the app role and its derived password. */
-        appUrl: Type.Optional(Type.String({ minLength: 1 })),
-        poolMax: Type.Integer({ default: 20, minimum: 1, maximum: 500 }),
-        embeddedPort: Type.Integer({ default: 54320, minimum: 1, maximum: 65535 }),
+        url: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'Owner connection URL, used for migrations (also read from `DATABASE_URL`); unset, local mode starts an embedded Postgres.',
+          }),
+        ),
+        appUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'Connection URL of the restricted app role the server runs as; unset, it is derived from `url` with the app role and a password derived from the master key.',
+          }),
+        ),
+        poolMax: Type.Integer({
+          default: 20,
+          minimum: 1,
+          maximum: 500,
+          description: "Most connections in the app role's connection pool.",
+        }),
+        embeddedPort: Type.Integer({
+          default: 54320,
+          minimum: 1,
+          maximum: 65535,
+          description: 'Port of the embedded Postgres that local mode starts when no database URL is set.',
+        }),
       },
       { default: {} },
     ),
     keyProtection: Type.Object(
       {
-        /** Base64 of 32 random bytes. Required in production. */
-        masterKey: Type.Optional(Type.String({ minLength: 1 })),
-        previousMasterKey: Type.Optional(Type.String({ minLength: 1 })),
+        masterKey: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'Base64 of 32 random bytes that protects the stored private keys and secrets; required in production mode (local mode generates a key file in the data directory).',
+          }),
+        ),
+        previousMasterKey: Type.Optional(
+          Type.String({
+            minLength: 1,
+            description:
+              'The master key being rotated away from, so data still wrapped under it stays readable until `ampora keys rewrap` finishes the rotation.',
+          }),
+        ),
       },
       { default: {} },
     ),
     api: Type.Object(
       {
-        /**
-         * Serves the operator API without authentication. For local development only; refused in
-         * production mode and ignored once an identity provider is configured.
-         */
-        insecureNoAuth: Type.Boolean({ default: false }),
+        insecureNoAuth: Type.Boolean({
+          default: false,
+          description:
+            'Serves the operator API without authentication, for local development only; ignored once an identity provider is configured.',
+        }),
       },
       { default: {} },
     ),
@@ -116,37 +261,109 @@ export const ConfigSchema = Type.Object(
       {
         oidc: Type.Object(
           {
-            /** The OpenID Provider's issuer URL. Setting it turns on operator login; required in production. */
-            issuer: Type.Optional(Type.String({ format: 'uri' })),
-            clientId: Type.Optional(Type.String({ minLength: 1 })),
-            /** Confidential client secret. Held in memory only; never written to the database. */
-            clientSecret: Type.Optional(Type.String({ minLength: 1 })),
+            issuer: Type.Optional(
+              Type.String({
+                format: 'uri',
+                description:
+                  "The OpenID Provider's issuer URL; setting it turns on operator login, and production mode requires it.",
+              }),
+            ),
+            clientId: Type.Optional(
+              Type.String({
+                minLength: 1,
+                description:
+                  "Ampora's OAuth client id at the OpenID Provider; required when `issuer` is set.",
+              }),
+            ),
+            clientSecret: Type.Optional(
+              Type.String({
+                minLength: 1,
+                description:
+                  'Confidential client secret, required when `issuer` is set; held in memory only and never written to the database.',
+              }),
+            ),
             clientAuthMethod: Type.Union(
               [Type.Literal('client_secret_post'), Type.Literal('client_secret_basic')],
-              { default: 'client_secret_post' },
+              {
+                default: 'client_secret_post',
+                description: "How Ampora authenticates itself at the provider's token endpoint.",
+              },
             ),
-            /** Expected `aud` of bearer tokens on the API. Default: the client id. */
-            audience: Type.Optional(Type.String({ minLength: 1 })),
-            roleClaim: Type.String({ default: 'ampora:role', minLength: 1 }),
-            groupsClaim: Type.String({ default: 'groups', minLength: 1 }),
-            tenantClaim: Type.String({ default: 'tenant', minLength: 1 }),
-            scopes: Type.String({ default: 'openid profile email', pattern: '(^|\\s)openid(\\s|$)' }),
-            /** Default: `<http.publicUrl>/auth/callback`, or the local listener in local mode. */
-            redirectUrl: Type.Optional(Type.String({ format: 'uri' })),
-            /** Where the IdP sends the browser after RP-initiated logout. Default: the public URL. */
-            postLogoutRedirectUrl: Type.Optional(Type.String({ format: 'uri' })),
-            /** Allows an `http://` issuer. For local development and tests; refused in production. */
-            allowInsecureIssuer: Type.Boolean({ default: false }),
-            clockToleranceSeconds: Seconds(30, 0, 300),
-            /** Least time between two JWKS refetches caused by an unknown key id (key rotation). */
-            jwksRefreshCooldownSeconds: Seconds(30, 0, 3600),
+            audience: Type.Optional(
+              Type.String({
+                minLength: 1,
+                description: 'Expected `aud` of bearer tokens presented to the API; default: the client id.',
+              }),
+            ),
+            roleClaim: Type.String({
+              default: 'ampora:role',
+              minLength: 1,
+              description:
+                "Token claim that carries the user's Ampora role, used while no group-to-role mappings are configured.",
+            }),
+            groupsClaim: Type.String({
+              default: 'groups',
+              minLength: 1,
+              description:
+                "Token claim that carries the user's groups, matched against the group-to-role mappings.",
+            }),
+            tenantClaim: Type.String({
+              default: 'tenant',
+              minLength: 1,
+              description: "Token claim that names the user's tenant.",
+            }),
+            scopes: Type.String({
+              default: 'openid profile email',
+              pattern: '(^|\\s)openid(\\s|$)',
+              description: 'Space-separated scopes requested at login; must include `openid`.',
+            }),
+            redirectUrl: Type.Optional(
+              Type.String({
+                format: 'uri',
+                description:
+                  'Where the provider sends the browser back after login; default: `<http.publicUrl>/auth/callback`, or the local listener in local mode.',
+              }),
+            ),
+            postLogoutRedirectUrl: Type.Optional(
+              Type.String({
+                format: 'uri',
+                description:
+                  'Where the provider sends the browser after RP-initiated logout; default: the public URL.',
+              }),
+            ),
+            allowInsecureIssuer: Type.Boolean({
+              default: false,
+              description: 'Allows an `http://` issuer URL, for local development and tests only.',
+            }),
+            clockToleranceSeconds: Seconds(
+              'Clock skew, in seconds, tolerated when checking the times in tokens (`exp`, `iat`, `nbf`).',
+              30,
+              0,
+              300,
+            ),
+            jwksRefreshCooldownSeconds: Seconds(
+              "Least time, in seconds, between two refetches of the provider's signing keys caused by an unknown key id (key rotation).",
+              30,
+              0,
+              3600,
+            ),
           },
           { default: {} },
         ),
         session: Type.Object(
           {
-            idleTimeoutSeconds: Seconds(1800, 60, 86_400),
-            absoluteTimeoutSeconds: Seconds(43_200, 300, 86_400 * 30),
+            idleTimeoutSeconds: Seconds(
+              'An operator login session unused for this many seconds ends.',
+              1800,
+              60,
+              86_400,
+            ),
+            absoluteTimeoutSeconds: Seconds(
+              'An operator login session ends this many seconds after sign-in, however active it is.',
+              43_200,
+              300,
+              86_400 * 30,
+            ),
           },
           { default: {} },
         ),
@@ -155,84 +372,159 @@ export const ConfigSchema = Type.Object(
     ),
     ca: Type.Object(
       {
-        /** Key type of the CA keys Ampora generates (first start and rotation). */
         keyAlgorithm: Type.Union([Type.Literal('ecdsa-p256'), Type.Literal('rsa-3072')], {
           default: 'ecdsa-p256',
+          description: 'Key type of the CA keys Ampora generates, at first start and at rotation.',
         }),
-        /** Validity of a generated CA certificate. */
-        caCertLifetimeDays: Type.Integer({ default: 3650, minimum: 30, maximum: 36_500 }),
-        /** Validity of agent certificates (clamped to the CA certificate's). */
-        agentCertLifetimeDays: Type.Integer({ default: 365, minimum: 1, maximum: 3650 }),
-        /** Validity of the delegated OCSP responder certificate; renewed with a third of it left. */
-        ocspResponderLifetimeDays: Type.Integer({ default: 90, minimum: 1, maximum: 365 }),
-        /** Validity of the local-mode OpAMP server certificate; renewed with a third of it left. */
-        serverCertLifetimeDays: Type.Integer({ default: 90, minimum: 1, maximum: 825 }),
-        /** How long a replaced Active key stays Trusted (in the trust bundle) before it is Retired. */
-        trustedWindowDays: Type.Integer({ default: 30, minimum: 0, maximum: 3650 }),
-        /** A CRL's nextUpdate is thisUpdate plus this; it is republished with a third of it left. */
-        crlNextUpdateMinutes: Type.Integer({ default: 15, minimum: 3, maximum: 10_080 }),
-        /**
-         * CRL distribution point written into certificates. `{keyId}` is replaced by the issuing
-         * key's id. Default: `<http.publicUrl or http://127.0.0.1:<port>>/pki/crl/{keyId}.der`.
-         */
-        crlUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
-        /** OCSP responder URL written into certificates. Default: `<http base>/pki/ocsp`. */
-        ocspUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
-        /** How long a certificate status looked up at a handshake is reused (revocations here clear it). */
-        statusCacheSeconds: Type.Integer({ default: 5, minimum: 0, maximum: 300 }),
+        caCertLifetimeDays: Type.Integer({
+          default: 3650,
+          minimum: 30,
+          maximum: 36_500,
+          description: 'Validity of a generated CA certificate, in days.',
+        }),
+        agentCertLifetimeDays: Type.Integer({
+          default: 365,
+          minimum: 1,
+          maximum: 3650,
+          description: "Validity of agent certificates, in days (never beyond the issuing CA certificate's).",
+        }),
+        ocspResponderLifetimeDays: Type.Integer({
+          default: 90,
+          minimum: 1,
+          maximum: 365,
+          description:
+            'Validity of the delegated OCSP responder certificate, in days; it is renewed with a third of it left.',
+        }),
+        serverCertLifetimeDays: Type.Integer({
+          default: 90,
+          minimum: 1,
+          maximum: 825,
+          description:
+            'Validity of the OpAMP server certificate generated in local mode, in days; it is renewed with a third of it left.',
+        }),
+        trustedWindowDays: Type.Integer({
+          default: 30,
+          minimum: 0,
+          maximum: 3650,
+          description:
+            'Days a replaced active CA key stays trusted (in the trust bundle) before it is retired.',
+        }),
+        crlNextUpdateMinutes: Type.Integer({
+          default: 15,
+          minimum: 3,
+          maximum: 10_080,
+          description:
+            "Minutes from a CRL's `thisUpdate` to its `nextUpdate`; the CRL is republished with a third of it left.",
+        }),
+        crlUrl: Type.Optional(
+          Type.String({
+            pattern: '^https?://',
+            description:
+              "CRL distribution point written into certificates, with `{keyId}` replaced by the issuing key's id; default: `<http.publicUrl or http://127.0.0.1:<port>>/pki/crl/{keyId}.der`.",
+          }),
+        ),
+        ocspUrl: Type.Optional(
+          Type.String({
+            pattern: '^https?://',
+            description:
+              'OCSP responder URL written into certificates; default: `<http.publicUrl or http://127.0.0.1:<port>>/pki/ocsp`.',
+          }),
+        ),
+        statusCacheSeconds: Type.Integer({
+          default: 5,
+          minimum: 0,
+          maximum: 300,
+          description:
+            'Seconds a certificate status looked up at a TLS handshake is reused; revocations on this instance clear it at once.',
+        }),
       },
       { default: {} },
     ),
     audit: Type.Object(
       {
-        /**
-         * Compliance preset for the retention tiers (hot days / total days): soc2 90/365,
-         * hipaa 30/2190, pci 90/365, iso27001 90/1095. `hotDays` and `archiveDays` override it.
-         */
         preset: Type.Optional(
-          Type.Union([
-            Type.Literal('soc2'),
-            Type.Literal('hipaa'),
-            Type.Literal('pci'),
-            Type.Literal('iso27001'),
-          ]),
+          Type.Union(
+            [Type.Literal('soc2'), Type.Literal('hipaa'), Type.Literal('pci'), Type.Literal('iso27001')],
+            {
+              description:
+                'Compliance preset for the retention tiers (hot days / total days): soc2 90/365, hipaa 30/2190, pci 90/365, iso27001 90/1095; `hotDays` and `archiveDays` override it.',
+            },
+          ),
         ),
-        /** Days an event stays searchable without the archive. Default 90 (or the preset's). */
-        hotDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500 })),
-        /**
-         * Days an event is kept at all, hot and archive together; at least 365 and at least
-         * `hotDays`. Default 2555, about seven years (or the preset's).
-         */
-        archiveDays: Type.Optional(Type.Integer({ minimum: 365, maximum: 36_500 })),
-        sweepIntervalMinutes: Type.Integer({ default: 60, minimum: 1, maximum: 10_080 }),
-        checkpointIntervalMinutes: Type.Integer({ default: 60, minimum: 1, maximum: 10_080 }),
+        hotDays: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 36_500,
+            description:
+              "Days an audit event stays searchable without the archive; default 90, or the preset's.",
+          }),
+        ),
+        archiveDays: Type.Optional(
+          Type.Integer({
+            minimum: 365,
+            maximum: 36_500,
+            description:
+              "Days an audit event is kept at all, hot and archive together, and at least `hotDays`; default 2555 (about seven years), or the preset's.",
+          }),
+        ),
+        sweepIntervalMinutes: Type.Integer({
+          default: 60,
+          minimum: 1,
+          maximum: 10_080,
+          description:
+            'How often, in minutes, the retention sweep moves old audit events to the archive and purges expired ones.',
+        }),
+        checkpointIntervalMinutes: Type.Integer({
+          default: 60,
+          minimum: 1,
+          maximum: 10_080,
+          description: "How often, in minutes, each tenant's audit chain gets a signed checkpoint.",
+        }),
       },
       { default: {} },
     ),
     enrollment: Type.Object(
       {
-        /** Default lifetime of a bootstrap token (15 min to 168 h). */
-        tokenTtlSeconds: Type.Integer({ default: 86_400, minimum: 900, maximum: 604_800 }),
-        /**
-         * An agent certificate is renewed once this fraction of its lifetime has passed (plus up to
-         * a tenth of it as jitter, so a fleet enrolled together does not renew together).
-         */
-        renewAtFraction: Type.Number({ default: 2 / 3, exclusiveMinimum: 0, maximum: 0.95 }),
-        /** A WebSocket that enrolled with a token is closed this long after it got its certificate. */
-        bootstrapSessionGraceSeconds: Type.Integer({ default: 30, minimum: 1, maximum: 3600 }),
-        /** Tokens one pool may mint per minute (token bucket). */
-        poolTokensPerMinute: Type.Integer({ default: 600, minimum: 1, maximum: 100_000 }),
-        /** Key type of server-generated agent keys (agents that send no CSR). */
+        tokenTtlSeconds: Type.Integer({
+          default: 86_400,
+          minimum: 900,
+          maximum: 604_800,
+          description: 'Default lifetime of a bootstrap token, in seconds (15 minutes to 168 hours).',
+        }),
+        renewAtFraction: Type.Number({
+          default: 2 / 3,
+          exclusiveMinimum: 0,
+          maximum: 0.95,
+          description:
+            'Fraction of its lifetime after which an agent certificate is renewed, plus up to a tenth of the lifetime as jitter so that a fleet enrolled together does not renew together.',
+        }),
+        bootstrapSessionGraceSeconds: Type.Integer({
+          default: 30,
+          minimum: 1,
+          maximum: 3600,
+          description:
+            'Seconds after a WebSocket agent enrolled with a bootstrap token gets its certificate before that stream is closed, so it reconnects with the certificate.',
+        }),
+        poolTokensPerMinute: Type.Integer({
+          default: 600,
+          minimum: 1,
+          maximum: 100_000,
+          description: 'Bootstrap tokens one enrollment pool may mint per minute (a token bucket).',
+        }),
         serverKeyType: Type.Union([Type.Literal('ecdsa-p256'), Type.Literal('rsa-2048')], {
           default: 'ecdsa-p256',
+          description: 'Key type of the agent keys the server generates for agents that send no CSR.',
         }),
       },
       { default: {} },
     ),
     testHooks: Type.Object(
       {
-        /** Enables `/api/_test/*`, used by end-to-end tests to push messages to agents. Refused in production. */
-        enabled: Type.Boolean({ default: false }),
+        enabled: Type.Boolean({
+          default: false,
+          description:
+            'Enables the `/api/_test/*` endpoints that end-to-end tests use to push messages to agents; never for real deployments.',
+        }),
       },
       { default: {} },
     ),

@@ -139,7 +139,8 @@ export function createOpampListener(deps: OpampListenerDeps) {
     socket.on('error', () => socket.destroy());
     const path = (req.url ?? '').split('?')[0];
     if (path !== deps.path) return refuseUpgrade(socket, 404, 'not_found');
-    if (ws.connections >= deps.maxSessions)
+    // Agents on both transports count; streams that have not spoken yet count too.
+    if (Math.max(ws.connections, deps.hub.size) >= deps.maxSessions)
       return refuseUpgrade(socket, 503, 'max_sessions', deps.retryAfterSeconds);
     void admit(req).then((a) => {
       if (!a.ok) return refuseUpgrade(socket, a.status, a.reason.replace(/\s+/g, '_'), a.retryAfterSeconds);
@@ -157,7 +158,7 @@ export function createOpampListener(deps: OpampListenerDeps) {
       clearInterval(sweep);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       deps.hub.closeAll('server shutting down');
-      ws.close();
+      await ws.close();
       server.closeAllConnections?.();
       await closed;
     },

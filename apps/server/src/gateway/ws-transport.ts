@@ -21,6 +21,9 @@ export interface WsTransportDeps {
   logger: Logger;
   metrics: OpampMetrics;
   maxMessageBytes: number;
+  /** Agents (on both transports) beyond which a new agent's first message is answered Unavailable. */
+  maxSessions: number;
+  retryAfterSeconds: number;
 }
 
 /**
@@ -96,6 +99,15 @@ export function createWsTransport(deps: WsTransportDeps) {
         return;
       }
       lastUid = decoded.msg.instanceUid;
+      // The upgrade was checked against the limit, but one stream may carry a new agent later (A-2).
+      if (!deps.hub.has(admitted.tenantId, decoded.msg.instanceUid) && deps.hub.size >= deps.maxSessions) {
+        deps.metrics.connectionsRefused.inc({ reason: 'max_sessions' });
+        const retryMs = deps.retryAfterSeconds * 1000;
+        send(
+          errorResponse(decoded.msg.instanceUid, 'unavailable', 'server is at its session limit', retryMs),
+        );
+        return;
+      }
       const { reply, close } = await deps.hub.handle(admitted, decoded.msg, peer);
       send(reply);
       if (close) {
@@ -134,7 +146,21 @@ export function createWsTransport(deps: WsTransportDeps) {
     get connections() {
       return wss.clients.size;
     },
-    close() {
+    /**
+     * Completes the closing handshake with every client that answers within `graceMs` (C-3), then
+     * drops the rest. Close frames were already sent by the hub; this sends one to any stream it
+     * did not know (one that never sent a message).
+     */
+    async close(graceMs = 2000) {
+      const open = [...wss.clients];
+      for (const ws of open) if (ws.readyState === ws.OPEN) ws.close(1001, 'server shutting down');
+      const closed = open.map(
+        (ws) =>
+          new Promise<void>((resolve) =>
+            ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()),
+          ),
+      );
+      await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, graceMs).unref())]);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
     },
