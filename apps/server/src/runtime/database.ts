@@ -68,6 +68,7 @@ export async function openDatabase(
       port: config.database.embeddedPort,
       password: await embeddedOwnerPassword(dataDir),
       log: (line) => pgLog.debug(line),
+      notice: (message) => logger.warn(message),
     });
     ownerUrl = embedded.url;
     stopEmbedded = embedded.stop;
