@@ -26,7 +26,6 @@ import {
   APP_ROLE,
   createDatabase,
   migrateToLatest,
-  startEmbeddedPostgres,
   systemClock,
   uuidv7Ids,
   withCredentials,
@@ -37,8 +36,7 @@ import {
   createAuditRecorder,
   type AuditContext,
 } from '../../apps/server/src/modules/audit/audit-recorder.js';
-import { freePort } from '../support/ports.js';
-import { report } from './harness.js';
+import { benchDatabase, report } from './harness.js';
 
 const APP_PASSWORD = 'ampora_bench_app_password';
 const LOAD_BATCH = 10_000;
@@ -143,17 +141,7 @@ export async function run(args: Record<string, string>): Promise<void> {
   const seconds = Number(args.seconds ?? 5);
   const writers = Number(args.writers ?? 32);
   const dir = await mkdtemp(path.join(tmpdir(), 'ampora-bench-audit-'));
-  let ownerUrl = process.env.AMPORA_BENCH_DATABASE_URL;
-  let stopPg = async () => {};
-  if (!ownerUrl) {
-    const pg = await startEmbeddedPostgres({
-      dataDir: path.join(dir, 'pg'),
-      port: await freePort(),
-      password: 'bench',
-    });
-    ownerUrl = pg.url;
-    stopPg = pg.stop;
-  }
+  const { url: ownerUrl, stop: stopPg } = await benchDatabase(dir);
   const owner = createDatabase(ownerUrl, { max: 2 });
   const app = createDatabase(withCredentials(ownerUrl, APP_ROLE, APP_PASSWORD), { max: writers + 2 });
   try {

@@ -23,22 +23,27 @@ export interface BenchServer {
 }
 
 /**
+ * The PostgreSQL a benchmark runs against: AMPORA_BENCH_DATABASE_URL when set (left running), otherwise
+ * a fresh embedded one under `dir` (stopped by `stop`).
+ */
+export async function benchDatabase(dir: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const url = process.env.AMPORA_BENCH_DATABASE_URL;
+  if (url) return { url, stop: async () => {} };
+  const pg = await startEmbeddedPostgres({
+    dataDir: path.join(dir, 'pg'),
+    port: await freePort(),
+    password: 'bench',
+  });
+  return { url: pg.url, stop: pg.stop };
+}
+
+/**
  * A server process on its own database: AMPORA_BENCH_DATABASE_URL when set, otherwise a fresh
  * embedded PostgreSQL in a temporary directory, removed afterwards.
  */
 export async function startBenchServer(env: Record<string, string> = {}): Promise<BenchServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ampora-bench-'));
-  let databaseUrl = process.env.AMPORA_BENCH_DATABASE_URL;
-  let stopPg: (() => Promise<void>) | undefined;
-  if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({
-      dataDir: path.join(dir, 'pg'),
-      port: await freePort(),
-      password: 'bench',
-    });
-    databaseUrl = pg.url;
-    stopPg = pg.stop;
-  }
+  const { url: databaseUrl, stop: stopPg } = await benchDatabase(dir);
   const httpPort = await freePort();
   const opampPort = await freePort();
   const logs: string[] = [];
@@ -101,7 +106,7 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
-      await stopPg?.();
+      await stopPg();
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@
  * enrollments (CSR flow over HTTPS, one fresh TLS connection each, as a real agent would), or full
  * mutual-TLS handshakes with an enrolled certificate.
  */
-import { request } from 'node:https';
+import { request, type RequestOptions } from 'node:https';
 import { connect as tcpConnect } from 'node:net';
 import { connect, createSecureContext, type SecureContext } from 'node:tls';
 import { performance } from 'node:perf_hooks';
@@ -71,7 +71,8 @@ function post(
         secureContext: tls.context,
         localAddress: tls.localAddress,
         headers: { 'content-type': 'application/x-protobuf', 'content-length': body.length, ...headers },
-      },
+        // Passed through to tls.connect, which the typings of https.request do not say.
+      } as RequestOptions & { secureContext: SecureContext },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -125,6 +126,7 @@ async function enroll(m: EnrollMsg) {
   let firstError: string | undefined;
   let sample: { cert: string; key: string; uid: number[] } | undefined;
   const latencies: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await pool(prepared, m.concurrency, async (p, i) => {
     const started = performance.now();
@@ -146,7 +148,18 @@ async function enroll(m: EnrollMsg) {
       firstError ??= (err as Error).message;
     }
   });
-  process.send!({ type: 'enrolled', ok, failed, firstError, ms: performance.now() - t0, latencies, sample });
+  const used = process.cpuUsage(cpu0);
+  const cpuSeconds = (used.user + used.system) / 1e6;
+  process.send!({
+    type: 'enrolled',
+    ok,
+    failed,
+    firstError,
+    ms: performance.now() - t0,
+    latencies,
+    sample,
+    cpuSeconds,
+  });
 }
 
 async function handshakes(m: HandshakeMsg) {

@@ -21,6 +21,8 @@ type Reply =
       ms: number;
       latencies: number[];
       sample?: { cert: string; key: string; uid: number[] };
+      /** CPU the load generator itself used. */
+      cpuSeconds: number;
     }
   | {
       type: 'handshakes-done';
@@ -209,6 +211,10 @@ export async function run(args: Record<string, string>) {
       higherIsBetter: true,
     });
     enrollCpu('enrollments', ok, 'enrollments/s', elapsed);
+    const enrollClientCpu = results.reduce((s, r) => s + r.cpuSeconds, 0);
+    console.log(
+      `  load generators: ${enrollClientCpu.toFixed(2)} CPU-s, ${((1000 * enrollClientCpu) / Math.max(ok, 1)).toFixed(2)} ms per enrollment`,
+    );
     report('  enrollment latency p50', percentile(lat, 50), 'ms');
     report('  enrollment latency p99', percentile(lat, 99), 'ms');
     if (failed)

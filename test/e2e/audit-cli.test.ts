@@ -3,7 +3,6 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -26,8 +25,8 @@ import { createLogger } from '../../apps/server/src/observability/logger.js';
 import { checkMasterKey } from '../../apps/server/src/runtime/key-protection.js';
 import { Registry } from 'prom-client';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { databaseEnv, ROOT } from '../support/server-process.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const logger = createLogger('silent');
 
 interface CliResult {
@@ -42,11 +41,7 @@ function cli(t: TestDatabase, args: string[], env: Record<string, string>): Prom
     const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/cli.ts', ...args], {
       cwd: ROOT,
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        DATABASE_URL: t.ownerUrl,
-        AMPORA_DATABASE_APP_URL: t.appUrl,
-        AMPORA_DATA_DIR: dataDir,
+        ...databaseEnv(t, dataDir),
         AMPORA_LOG_LEVEL: 'warn',
         ...env,
       },

@@ -11,6 +11,7 @@ import {
   startServerWithIdp,
   type AuthServer,
 } from '../support/oidc-provider.js';
+import { auditRows } from '../support/audit-rows.js';
 
 let env: AuthServer;
 let url: string;
@@ -30,18 +31,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-async function auditEvents(action: string) {
-  const { rows } = await sql<{
-    actor_kind: string;
-    actor_id: string;
-    actor_name: string;
-    outcome: string;
-    after: Record<string, unknown> | null;
-  }>`select actor_kind, actor_id, actor_name, outcome, after from audit_events where action = ${action} order by seq`.execute(
-    env.server.database.owner,
-  );
-  return rows;
-}
+const auditEvents = (action: string) => auditRows(env.server.database.owner, action);
 
 describe('sign-in through the browser redirect flow (OIDC code + PKCE)', () => {
   let alice: ScriptedBrowser;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScriptedBrowser, signIn, startServerWithIdp, type AuthServer } from '../support/oidc-provider.js';
+import { auditRows } from '../support/audit-rows.js';
 
 let env: AuthServer;
 let url: string;
@@ -31,19 +32,7 @@ function asAdmin(path: string, method = 'GET', body?: unknown) {
 const withPat = (token: string, path: string, init: RequestInit = {}) =>
   fetch(`${url}${path}`, { ...init, headers: { ...init.headers, authorization: `Bearer ${token}` } });
 
-async function audit(action: string) {
-  const { rows } = await sql<{
-    actor_kind: string;
-    actor_id: string;
-    actor_name: string;
-    outcome: string;
-    after: any;
-  }>`
-    select actor_kind, actor_id, actor_name, outcome, after from audit_events where action = ${action} order by seq`.execute(
-    env.server.database.owner,
-  );
-  return rows;
-}
+const audit = (action: string) => auditRows(env.server.database.owner, action);
 
 async function users() {
   const res = await asAdmin('/api/auth/users');

@@ -17,57 +17,26 @@ import {
 import { createSimAgent } from '@ampora/agent-sim';
 import { newUid, postOpamp, RawWsAgent, uidString } from '../support/raw-opamp.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { eventually } from '../support/eventually.js';
+import { apiOf } from '../support/http.js';
+import { agentByUid, agentDescription, OPEN_GATEWAY_ENV } from '../support/opamp-fixtures.js';
 
 let server: ServerProcess;
 
 beforeAll(async () => {
   server = await startServerProcess({
-    AMPORA_API_INSECURE_NO_AUTH: 'true',
+    ...OPEN_GATEWAY_ENV,
     AMPORA_TEST_HOOKS_ENABLED: 'true',
     AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
     AMPORA_OPAMP_MAX_MESSAGE_BYTES: '65536',
-    // Protocol duties, not credentials, are under test here: agents connect over plain HTTP without
-    // any (the enrollment and mTLS paths are covered by the trust-* tests).
-    AMPORA_OPAMP_REQUIRE_MTLS: 'false',
-    AMPORA_OPAMP_BOOTSTRAP_PLAINTEXT_ALLOWED: 'true',
   });
 }, 90_000);
 afterAll(async () => {
   await server?.stop();
 });
 
-async function api<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(server.httpUrl + path, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function agentByUid(uid: string) {
-  return eventually(async () => {
-    const list = await api<{ items: Array<{ id: string; instanceUid: string }> }>('/api/agents?limit=500');
-    return list.body.items.find((a) => a.instanceUid === uid);
-  });
-}
-
-const description = (name: string) => ({
-  identifyingAttributes: [
-    { key: 'service.name', value: { value: { case: 'stringValue' as const, value: name } } },
-    { key: 'service.version', value: { value: { case: 'stringValue' as const, value: '1.2.3' } } },
-  ],
-  nonIdentifyingAttributes: [
-    { key: 'host.name', value: { value: { case: 'stringValue' as const, value: 'host-a' } } },
-  ],
-});
+const api = apiOf(() => server);
+const description = (name: string) => agentDescription(name, { version: '1.2.3', hostName: 'host-a' });
 
 describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)', () => {
   it('T-1, S-1, R-1, R-2: connects, shows up with its description, receives a remote config and reports APPLIED', async () => {
@@ -95,7 +64,7 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
     client.start();
     try {
       const uid = uidString(client.getInstanceUid ? client.getInstanceUid() : (client as any)._instanceUid);
-      const summary = await agentByUid(uid);
+      const summary = await agentByUid(api, uid);
       const detail = await api(`/api/agents/${summary.id}`);
       expect(detail.status).toBe(200);
       expect(detail.body).toMatchObject({
@@ -115,7 +84,7 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
           files: { elastic: { body: '{"logging_level":"debug"}', contentType: 'application/json' } },
         }),
       });
-      expect(push).toEqual({ status: 200, body: { status: 'queued' } });
+      expect({ status: push.status, body: push.body }).toEqual({ status: 200, body: { status: 'queued' } });
 
       await eventually(async () => (received.length ? true : undefined));
       expect(received[0]!.body).toBe('{"logging_level":"debug"}');
@@ -204,7 +173,7 @@ describe('the agent simulator over WebSocket', () => {
     });
     await agent.start();
     try {
-      const summary = await agentByUid(uidString(agent.instanceUid));
+      const summary = await agentByUid(api, uidString(agent.instanceUid));
       const before = await eventually(async () => {
         const d = await api(`/api/agents/${summary.id}`);
         return d.body.health && d.body.effectiveConfig ? d.body : undefined;
@@ -244,7 +213,7 @@ describe('the agent simulator over WebSocket', () => {
     });
     await agent.start();
     try {
-      const summary = await agentByUid(uidString(agent.instanceUid));
+      const summary = await agentByUid(api, uidString(agent.instanceUid));
       const hashBefore = agent.effectiveConfigHash;
       await api(`/api/_test/agents/${summary.id}/remote-config`, {
         method: 'POST',
@@ -269,7 +238,7 @@ describe('the agent simulator over WebSocket', () => {
     });
     await agent.start();
     try {
-      const summary = await agentByUid(uidString(agent.instanceUid));
+      const summary = await agentByUid(api, uidString(agent.instanceUid));
       const res = await api(`/api/_test/agents/${summary.id}/remote-config`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -320,7 +289,7 @@ describe('OpAMP over WebSocket', () => {
     expect(has(first.capabilities, ServerCapability.AcceptsStatus)).toBe(true);
     expect(first.capabilities & ~0x7fn).toBe(0n); // S-5
 
-    const summary = await agentByUid(uidString(uid));
+    const summary = await agentByUid(api, uidString(uid));
     const detail = await eventually(async () => {
       const d = await api(`/api/agents/${summary.id}`);
       return d.body.health ? d.body : undefined;
@@ -460,7 +429,7 @@ describe('OpAMP over WebSocket', () => {
     const uid = newUid();
     agent.send({ instanceUid: uid, sequenceNum: 0n, capabilities: 1n, agentDescription: description('bye') });
     await agent.waitFor(1);
-    const summary = await agentByUid(uidString(uid));
+    const summary = await agentByUid(api, uidString(uid));
     expect((await api(`/api/agents/${summary.id}`)).body.connected).toBe(true);
     agent.send({ instanceUid: uid, sequenceNum: 1n, agentDisconnect: {} });
     await agent.waitFor(2);
@@ -482,7 +451,7 @@ describe('OpAMP over WebSocket', () => {
       }),
     );
     await Promise.all(agents.map((a) => a.waitFor(1)));
-    for (const u of uids) await agentByUid(uidString(u));
+    for (const u of uids) await agentByUid(api, uidString(u));
 
     const byAttr = await api('/api/agents?attribute=service.name=filter-1');
     expect(byAttr.body.items.map((a: any) => a.instanceUid)).toEqual([uidString(uids[1]!)]);

@@ -12,56 +12,27 @@ import {
 } from '@ampora/opamp';
 import { newUid, postOpamp, RawWsAgent, uidString } from '../support/raw-opamp.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { eventually } from '../support/eventually.js';
+import { apiOf } from '../support/http.js';
+import { agentByUid, agentDescription, OPEN_GATEWAY_ENV } from '../support/opamp-fixtures.js';
 
 /**
  * Agent lifecycle over the real server process: heartbeat windows, session limits and graceful
  * shutdown. Each block starts its own server, since each needs settings the others must not see.
  */
 
-/** Agents connect without credentials: the lifecycle, not the trust layer, is under test here. */
-const OPEN_GATEWAY = {
-  AMPORA_API_INSECURE_NO_AUTH: 'true',
-  AMPORA_OPAMP_REQUIRE_MTLS: 'false',
-  AMPORA_OPAMP_BOOTSTRAP_PLAINTEXT_ALLOWED: 'true',
-};
-
 const HEARTBEATING =
   AgentCapability.ReportsStatus |
   AgentCapability.ReportsHeartbeat |
   AgentCapability.AcceptsOpAMPConnectionSettings;
 
-const description = (name: string) => ({
-  identifyingAttributes: [
-    { key: 'service.name', value: { value: { case: 'stringValue' as const, value: name } } },
-  ],
-});
-
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function apiOf(server: () => ServerProcess) {
-  async function get<T = any>(path: string): Promise<{ status: number; body: T }> {
-    const res = await fetch(server().httpUrl + path);
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
+function agentsApi(server: () => ServerProcess) {
+  const get = apiOf(server);
   return {
     get,
     /** The agent's detail, once the gateway has written it. */
     async agent(uid: Uint8Array): Promise<any> {
-      const summary = await eventually(async () => {
-        const list = await get<{ items: Array<{ id: string; instanceUid: string }> }>(
-          '/api/agents?limit=500',
-        );
-        return list.body.items.find((a) => a.instanceUid === uidString(uid));
-      });
+      const summary = await agentByUid(get, uidString(uid));
       return (await get(`/api/agents/${summary.id}`)).body;
     },
   };
@@ -70,17 +41,17 @@ function apiOf(server: () => ServerProcess) {
 /** Opens a WebSocket agent and has it report once; resolves with the agent and the first reply. */
 async function connectAgent(url: string, uid: Uint8Array, capabilities: bigint, name: string) {
   const agent = await RawWsAgent.connect(url);
-  agent.send({ instanceUid: uid, sequenceNum: 0n, capabilities, agentDescription: description(name) });
+  agent.send({ instanceUid: uid, sequenceNum: 0n, capabilities, agentDescription: agentDescription(name) });
   return { agent, uid, first: await agent.waitFor(1) };
 }
 
 describe('heartbeats', () => {
   let server: ServerProcess;
-  const api = apiOf(() => server);
+  const api = agentsApi(() => server);
 
   beforeAll(async () => {
     server = await startServerProcess({
-      ...OPEN_GATEWAY,
+      ...OPEN_GATEWAY_ENV,
       AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
       AMPORA_OPAMP_HEARTBEAT_INTERVAL_SECONDS: '1',
       AMPORA_OPAMP_HEARTBEAT_WINDOW_SECONDS: '2',
@@ -156,7 +127,7 @@ describe('session limit', () => {
 
   beforeAll(async () => {
     server = await startServerProcess({
-      ...OPEN_GATEWAY,
+      ...OPEN_GATEWAY_ENV,
       AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
       AMPORA_OPAMP_MAX_SESSIONS: '2',
     });
@@ -182,7 +153,7 @@ describe('session limit', () => {
         instanceUid: newUid(),
         sequenceNum: 0n,
         capabilities: AgentCapability.ReportsStatus,
-        agentDescription: description('third'),
+        agentDescription: agentDescription('third'),
       }),
     );
     const http = await postOpamp(server.opampHttpUrl, body);
@@ -231,7 +202,7 @@ describe('session limit', () => {
         instanceUid: newUid(),
         sequenceNum: 0n,
         capabilities: AgentCapability.ReportsStatus,
-        agentDescription: description('mixed-http'),
+        agentDescription: agentDescription('mixed-http'),
       }),
     );
     expect((await postOpamp(server.opampHttpUrl, httpBody)).status).toBe(200);
@@ -260,7 +231,7 @@ describe('graceful shutdown', () => {
 
   beforeAll(async () => {
     server = await startServerProcess({
-      ...OPEN_GATEWAY,
+      ...OPEN_GATEWAY_ENV,
       // Nothing reaches Postgres during the test except what shutdown flushes.
       AMPORA_OPAMP_FLUSH_INTERVAL_MS: '60000',
     });

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchJson, jsonPost } from '../support/http.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
@@ -35,17 +36,8 @@ function workdir(): Workdir {
   };
 }
 
-async function api<T = any>(server: ServerProcess, path: string, init?: RequestInit) {
-  const res = await fetch(server.httpUrl + path, init);
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-const json = (body: unknown): RequestInit => ({
-  method: 'POST',
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
-});
+const api = <T = any>(server: ServerProcess, path: string, init?: RequestInit) =>
+  fetchJson<T>(server.httpUrl + path, init);
 
 async function text(server: ServerProcess, path: string) {
   const res = await fetch(server.httpUrl + path);
@@ -68,7 +60,7 @@ async function issueAgent(server: ServerProcess, agentId: string, tenantId?: str
   const res = await api<Issued>(
     server,
     '/api/_test/pki/agent-certificates',
-    json({ agentId, publicKeyPem, ...(tenantId ? { tenantId } : {}) }),
+    jsonPost({ agentId, publicKeyPem, ...(tenantId ? { tenantId } : {}) }),
   );
   expect(res.status).toBe(201);
   return res.body;
@@ -136,7 +128,7 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
     const revoked = await api(
       server,
       `/api/pki/certificates/${agent.id}/revoke`,
-      json({ reason: 'keyCompromise' }),
+      jsonPost({ reason: 'keyCompromise' }),
     );
     expect(revoked.status).toBe(200);
     expect(revoked.body).toMatchObject({
@@ -198,7 +190,7 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
     const res = await api(
       server,
       '/api/pki/certificates/revoke',
-      json({ ids: [agent.id], reason: 'superseded' }),
+      jsonPost({ ids: [agent.id], reason: 'superseded' }),
     );
     expect(res.body).toEqual({ revoked: [agent.id], alreadyRevoked: [], notFound: [] });
 
@@ -279,7 +271,7 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
       { length: 1001 },
       (_, i) => `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`,
     );
-    const tooMany = await api(server, '/api/pki/certificates/revoke', json({ ids }));
+    const tooMany = await api(server, '/api/pki/certificates/revoke', jsonPost({ ids }));
     expect(tooMany.status).toBe(400);
     expect(tooMany.headers.get('content-type')).toContain('application/problem+json');
   });
@@ -294,7 +286,7 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
     const res = await api(
       server,
       `/api/pki/certificates/${theirs.id}/revoke`,
-      json({ reason: 'keyCompromise' }),
+      jsonPost({ reason: 'keyCompromise' }),
     );
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toContain('application/problem+json');
@@ -332,7 +324,7 @@ describe('signing keys: rotation, retirement and import', () => {
 
   it('rotation keeps earlier certificates valid; retirement removes the key from the bundle', async () => {
     const old = await issueAgent(server, 'before-rotation');
-    const rotated = await api(server, '/api/pki/signing-keys/rotate', json({}));
+    const rotated = await api(server, '/api/pki/signing-keys/rotate', jsonPost({}));
     expect(rotated.status).toBe(201);
     expect(rotated.body).toMatchObject({ state: 'active', source: 'generated', keySpec: 'ecdsa-p256' });
 
@@ -384,7 +376,7 @@ describe('signing keys: rotation, retirement and import', () => {
     ).toBe(0);
     const certPem = readFileSync(w.path('ext.pem'), 'utf8');
     const keyPem = readFileSync(w.path('ext.key'), 'utf8');
-    const imported = await api(server, '/api/pki/signing-keys/import', json({ certPem, keyPem }));
+    const imported = await api(server, '/api/pki/signing-keys/import', jsonPost({ certPem, keyPem }));
     expect(imported.status).toBe(201);
     expect(imported.body).toMatchObject({
       state: 'active',
@@ -448,19 +440,23 @@ describe('signing keys: rotation, retirement and import', () => {
     ).toBe(0);
     const pkcs12 = readFileSync(w.path('ca.p12')).toString('base64');
 
-    const wrong = await api(server, '/api/pki/signing-keys/import', json({ pkcs12, password: 'nope' }));
+    const wrong = await api(server, '/api/pki/signing-keys/import', jsonPost({ pkcs12, password: 'nope' }));
     expect(wrong.status).toBe(400);
     const mismatched = await api(
       server,
       '/api/pki/signing-keys/import',
-      json({
+      jsonPost({
         certPem: readFileSync(w.path('p12.pem'), 'utf8'),
         keyPem: readFileSync(w.path('ext.key'), 'utf8'),
       }),
     );
     expect(mismatched.status).toBe(400);
 
-    const ok = await api(server, '/api/pki/signing-keys/import', json({ pkcs12, password: 's3cret-p12' }));
+    const ok = await api(
+      server,
+      '/api/pki/signing-keys/import',
+      jsonPost({ pkcs12, password: 's3cret-p12' }),
+    );
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ state: 'active', source: 'imported', keySpec: 'rsa-3072' });
     const agent = await issueAgent(server, 'under-p12');
@@ -471,7 +467,7 @@ describe('signing keys: rotation, retirement and import', () => {
 
   it('audits rotation, import, retirement and revocation, without any secret', async () => {
     const agent = await issueAgent(server, 'audited');
-    expect((await api(server, `/api/pki/certificates/${agent.id}/revoke`, json({}))).status).toBe(200);
+    expect((await api(server, `/api/pki/certificates/${agent.id}/revoke`, jsonPost({}))).status).toBe(200);
     const events = await server.database.owner
       .selectFrom('audit_events')
       .select(['action', 'actor_kind', 'before', 'after'])

@@ -22,6 +22,10 @@ import {
   uuidToString,
 } from '@ampora/opamp';
 import { newUid, uidString } from '../support/raw-opamp.js';
+import { auditRows as auditRowsOf } from '../support/audit-rows.js';
+import { eventually as eventuallyWithin } from '../support/eventually.js';
+import { apiOf, jsonPost } from '../support/http.js';
+import { agentByUid as agentByUidIn } from '../support/opamp-fixtures.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const run = promisify(execFile);
@@ -47,28 +51,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function api<T = any>(p: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(server.httpUrl + p, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = apiOf(() => server);
 
 const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
-  api(p, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
+  api(p, jsonPost(body, headers));
 
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const eventually = <T>(fn: () => Promise<T | undefined>) => eventuallyWithin(fn, 10_000);
 
 async function issueToken(label = 'e2e', extra: Record<string, unknown> = {}): Promise<string> {
   const res = await post('/api/enrollment/tokens', { label, ...extra });
@@ -98,30 +86,10 @@ async function enroll(options: Partial<SimAgentOptions> = {}): Promise<SimAgent>
   return agent;
 }
 
-/** Audit rows of one action, read as the owner (the app role sees one tenant at a time anyway). */
-async function auditRows(action: string) {
-  const { rows } = await sql<{
-    actor_kind: string;
-    actor_id: string;
-    entity_id: string | null;
-    outcome: string;
-    after: any;
-  }>`select actor_kind, actor_id, entity_id, outcome, after from audit_events where action = ${action} order by seq`.execute(
-    server.database.owner,
-  );
-  return rows;
-}
+const auditRows = (action: string) => auditRowsOf(server.database.owner, action);
 
 /** The agent's row once it shows as connected (the enrollment creates the row before the agent connects). */
-async function agentByUid(uid: string) {
-  return eventually(async () => {
-    const list = await api<{ items: Array<{ id: string; instanceUid: string; connected: boolean }> }>(
-      '/api/agents?limit=500',
-    );
-    const agent = list.body.items.find((a) => a.instanceUid === uid);
-    return agent?.connected ? agent : undefined;
-  });
-}
+const agentByUid = (uid: string) => agentByUidIn(api, uid, { connected: true, timeoutMs: 10_000 });
 
 /** One OpAMP message over WSS with the given client options; resolves with the reply or the HTTP status. */
 async function wsExchange(

@@ -8,6 +8,8 @@ import {
   type SimAgentOptions,
 } from '@ampora/agent-sim';
 import { uuidToString } from '@ampora/opamp';
+import { eventually as eventuallyWithin } from '../support/eventually.js';
+import { apiOf } from '../support/http.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 let server: ServerProcess;
@@ -34,21 +36,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function api<T = any>(p: string, init?: RequestInit): Promise<{ status: number; body: T }> {
-  const res = await fetch(server.httpUrl + p, init);
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const api = apiOf(() => server);
 
-async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const eventually = <T>(fn: () => Promise<T | undefined>) => eventuallyWithin(fn, 15_000);
 
 /** Enrolls, then resolves with the first and the renewed credentials. */
 async function enrollAndRenew(options: Partial<SimAgentOptions>) {

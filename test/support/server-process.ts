@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './ports.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface ServerProcess {
   httpUrl: string;
@@ -24,6 +24,20 @@ export interface ServerProcess {
 }
 
 /**
+ * The environment a server or CLI child process needs to reach a test database: nothing is inherited
+ * beyond PATH and HOME, so the developer's own AMPORA_* settings cannot leak into a test.
+ */
+export function databaseEnv(database: TestDatabase, dataDir: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    DATABASE_URL: database.ownerUrl,
+    AMPORA_DATABASE_APP_URL: database.appUrl,
+    AMPORA_DATA_DIR: dataDir,
+  };
+}
+
+/**
  * Starts the real server the way `npm start` does (`tsx apps/server/src/main.ts`) against a fresh
  * test database, and waits for /readyz.
  */
@@ -36,11 +50,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      DATABASE_URL: database.ownerUrl,
-      AMPORA_DATABASE_APP_URL: database.appUrl,
-      AMPORA_DATA_DIR: dataDir,
+      ...databaseEnv(database, dataDir),
       AMPORA_HTTP_PORT: String(httpPort),
       AMPORA_OPAMP_PORT: String(opampPort),
       AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64'),

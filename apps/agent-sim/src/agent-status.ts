@@ -15,28 +15,15 @@ import {
   has,
   type AgentConfigMap,
   type AgentToServer,
-  type AvailableComponents,
   type ComponentHealth,
   type ConnectionSettingsRequest,
-  type ConnectionSettingsStatus,
-  type CustomCapabilities,
-  type AgentDescription,
   type EffectiveConfig,
   type MessageInitShape,
-  type PackageStatuses,
-  type RemoteConfigStatus,
+  type StatusSections,
 } from '@ampora/opamp';
 
-export interface StatusSections {
-  agentDescription?: AgentDescription;
-  health?: ComponentHealth;
-  effectiveConfig?: EffectiveConfig;
-  remoteConfigStatus?: RemoteConfigStatus;
-  packageStatuses?: PackageStatuses;
-  customCapabilities?: CustomCapabilities;
-  availableComponents?: AvailableComponents;
-  connectionSettingsStatus?: ConnectionSettingsStatus;
-}
+// The same sections the server keeps per agent: the simulator reports what the server stores.
+export type { StatusSections };
 export type SectionName = keyof StatusSections;
 
 /** Which capability a section needs before the agent reports it. */

@@ -18,7 +18,8 @@ export interface AppendDeps {
  *
  * Concurrency: the tenant's chain head row is locked (`FOR UPDATE`) until the transaction ends,
  * so writers of one tenant take turns and each gets the next seq; other tenants are not touched.
- * Keep audited transactions short, since the lock is held to commit.
+ * Since the lock is held to commit, make the append the last statement of an audited transaction
+ * (everything before it runs without the lock) and keep what follows it short.
  */
 export async function appendAuditEvent(tx: Tx, input: NewAuditEvent, deps: AppendDeps): Promise<AuditRecord> {
   const event = normalizeAuditEvent(input, deps.clock.now());
@@ -26,6 +27,8 @@ export async function appendAuditEvent(tx: Tx, input: NewAuditEvent, deps: Appen
   const unhashed = { ...event, id: deps.ids.uuid(), seq: head.seq + 1, prevHash: head.hash };
   const record: AuditRecord = { ...unhashed, hash: computeRecordHash(unhashed) };
 
+  // Two statements, in this order: the database refuses to move the head onto an event that is
+  // not already stored (a trigger checks), and rows a statement inserts are not visible to it.
   await tx
     .insertInto('audit_events')
     .values({

@@ -58,8 +58,24 @@ interface EndEntityProfile {
   readonly extraExtensions?: readonly Extension[];
 }
 
+/**
+ * A CA issues many leaves from the same certificate; parsing it once per issuer instead of once per
+ * signature takes about a millisecond off every issuance. Parsed certificates are only read.
+ */
+const issuerCache = new Map<string, ReturnType<typeof parseCertificate>>();
+function parseIssuer(cert: IssueLeafParams['issuer']['cert']) {
+  const key = typeof cert === 'string' ? cert : Buffer.from(cert).toString('base64');
+  let parsed = issuerCache.get(key);
+  if (!parsed) {
+    parsed = parseCertificate(cert);
+    if (issuerCache.size >= 16) issuerCache.delete(issuerCache.keys().next().value!);
+    issuerCache.set(key, parsed);
+  }
+  return parsed;
+}
+
 async function issueEndEntity(params: IssueLeafParams, profile: EndEntityProfile): Promise<Buffer> {
-  const issuer = parseCertificate(params.issuer.cert);
+  const issuer = parseIssuer(params.issuer.cert);
   assertIssuer(issuer, params.issuer.signer, 'keyCertSign');
   const algorithm = assertAcceptableKey(params.subjectPublicKeySpkiDer);
   const { notBefore, notAfter } = checkValidity(params.notBefore, params.notAfter);

@@ -3,9 +3,8 @@ import { systemClock, type Clock } from '@ampora/db';
 import type { KeyProtector } from '@ampora/keys';
 import { loadConfig, type Config } from '../config/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { openDatabase, type DatabaseRuntime } from '../runtime/database.js';
-import { createKeys, precheckMasterKey } from '../runtime/key-protection.js';
-import { resolveMasterKey } from '../runtime/master-key.js';
+import { openKeyedDatabase } from '../runtime/bootstrap.js';
+import type { DatabaseRuntime } from '../runtime/database.js';
 
 /** What a command that touches the database gets: the server's own config, keys and database. */
 export interface CliRuntime {
@@ -30,15 +29,6 @@ export function cliLogger(level: string): Logger {
 export async function openCliRuntime(env: NodeJS.ProcessEnv): Promise<CliRuntime> {
   const config = loadConfig(env);
   const logger = cliLogger(config.log.level);
-  const keys = createKeys(await resolveMasterKey(config, logger));
-  const database = await openDatabase(
-    config,
-    {
-      appRolePassword: keys.deriveSecret('db-app-role').toString('hex'),
-      // A wrong master key is reported before migrations reset the app role's password from it.
-      beforeMigrate: (owner) => precheckMasterKey(owner, keys, logger),
-    },
-    logger,
-  );
+  const { keys, database } = await openKeyedDatabase(config, logger);
   return { config, logger, keys, clock: systemClock, database, close: () => database.close() };
 }

@@ -7,11 +7,10 @@ import { createAuditRecorder } from '../modules/audit/audit-recorder.js';
 import { markAllDisconnected } from '../modules/agents/agents-queries.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetricsRegistry } from '../observability/metrics.js';
+import { openKeyedDatabase } from './bootstrap.js';
 import type { ServerContext } from './context.js';
-import { openDatabase } from './database.js';
 import { createGatewayCore, openAgentAccess } from './gateway.js';
-import { checkMasterKey, createKeys, precheckMasterKey } from './key-protection.js';
-import { resolveMasterKey } from './master-key.js';
+import { checkMasterKey } from './key-protection.js';
 import { createModules } from './modules.js';
 
 export interface RunningServer {
@@ -30,15 +29,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   for (const warning of safety.warnings) logger.warn(`UNSAFE SETTING: ${warning}`);
 
-  const keys = createKeys(await resolveMasterKey(config, logger));
-  const database = await openDatabase(
-    config,
-    {
-      appRolePassword: keys.deriveSecret('db-app-role').toString('hex'),
-      beforeMigrate: (owner) => precheckMasterKey(owner, keys, logger),
-    },
-    logger,
-  );
+  const { keys, database } = await openKeyedDatabase(config, logger);
   const stack: Array<() => Promise<void> | void> = [() => database.close()];
   const unwind = async () => {
     for (const fn of stack.splice(0).reverse()) await fn();

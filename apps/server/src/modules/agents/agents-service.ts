@@ -1,5 +1,6 @@
 import { agentCapabilityNames, AgentCapability, type AgentCapabilityName } from '@ampora/opamp';
 import { withTenant, type Database } from '@ampora/db';
+import { decodeIdCursor, encodeIdCursor } from '../../http/cursor.js';
 import { problems } from '../../http/problem.js';
 import { getAgent, listAgents } from './agents-queries.js';
 
@@ -116,15 +117,6 @@ function decodeEffectiveConfig(json: unknown, hash: string | null) {
   return { hash, files };
 }
 
-function encodeCursor(id: string) {
-  return Buffer.from(id).toString('base64url');
-}
-function decodeCursor(cursor: string) {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw problems.badRequest('cursor is not valid');
-  return id;
-}
-
 export function createAgentsService(deps: AgentsServiceDeps) {
   return {
     async list(tenantId: string, q: ListQuery) {
@@ -144,14 +136,14 @@ export function createAgentsService(deps: AgentsServiceDeps) {
           connected: q.connected,
           capabilityMask: Number(mask),
           attributes,
-          after: q.cursor ? decodeCursor(q.cursor) : undefined,
+          after: q.cursor ? decodeIdCursor(q.cursor) : undefined,
           limit: q.limit + 1,
         }),
       );
       const page = rows.slice(0, q.limit);
       return {
         items: page.map(summary),
-        nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null,
+        nextCursor: rows.length > q.limit ? encodeIdCursor(page[page.length - 1]!.id) : null,
       };
     },
 

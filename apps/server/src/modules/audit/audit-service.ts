@@ -1,5 +1,6 @@
 import { createAuditReader, verifyChain } from '@ampora/audit';
 import { withTenant, type Database } from '@ampora/db';
+import { cursorText, encodeCursor, invalidCursor } from '../../http/cursor.js';
 import { problems } from '../../http/problem.js';
 import { listEventsPage, type AuditEventFilter, type AuditEventRow } from './audit-queries.js';
 import type { AuditContext, AuditRecorder } from './audit-recorder.js';
@@ -29,16 +30,14 @@ export interface ListAuditEventsQuery {
 
 const CURSOR_PREFIX = 'seq:';
 
-export function encodeCursor(seq: number): string {
-  return Buffer.from(`${CURSOR_PREFIX}${seq}`, 'utf8').toString('base64url');
+export function encodeSeqCursor(seq: number): string {
+  return encodeCursor(`${CURSOR_PREFIX}${seq}`);
 }
 
-export function decodeCursor(cursor: string): number {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+export function decodeSeqCursor(cursor: string): number {
+  const text = cursorText(cursor);
   const seq = Number(text.slice(CURSOR_PREFIX.length));
-  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1) {
-    throw problems.badRequest('cursor is not valid');
-  }
+  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1) throw invalidCursor();
   return seq;
 }
 
@@ -88,7 +87,7 @@ export function createAuditService(deps: AuditServiceDeps) {
         outcome: q.outcome,
         from: parseTime(q.from, 'from'),
         to: parseTime(q.to, 'to'),
-        beforeSeq: q.cursor === undefined ? undefined : decodeCursor(q.cursor),
+        beforeSeq: q.cursor === undefined ? undefined : decodeSeqCursor(q.cursor),
       };
       const rows = await withTenant(deps.db, ctx.tenantId, async (tx) => {
         const hot = await listEventsPage(tx, 'audit_events', filter, q.limit + 1);
@@ -111,7 +110,7 @@ export function createAuditService(deps: AuditServiceDeps) {
       const page = rows.slice(0, q.limit);
       return {
         items: page.map(toItem),
-        nextCursor: rows.length > q.limit ? encodeCursor(Number(page[page.length - 1]!.seq)) : null,
+        nextCursor: rows.length > q.limit ? encodeSeqCursor(Number(page[page.length - 1]!.seq)) : null,
       };
     },
 

@@ -81,6 +81,29 @@ export function createAuditSigningKeys(deps: AuditSigningKeysDeps): AuditSigning
     }
   }
 
+  // Key changes are serialised across replicas: the advisory lock is held until the transaction ends.
+  function underKeyLock<T>(fn: (tx: AuditKeysDb) => Promise<T>): Promise<T> {
+    return db.transaction().execute(async (tx) => {
+      await sql`select pg_advisory_xact_lock(hashtext('ampora:audit-signing-key'))`.execute(tx);
+      return fn(tx);
+    });
+  }
+
+  async function insertActive(tx: AuditKeysDb, fresh: GeneratedKey) {
+    await tx
+      .insertInto('audit_signing_keys')
+      .values({
+        key_id: fresh.keyId,
+        algorithm: 'ed25519',
+        public_key: fresh.publicKey,
+        private_key: fresh.sealedPrivateKey,
+        status: 'active',
+        created_at: deps.clock.now(),
+        retired_at: null,
+      })
+      .execute();
+  }
+
   async function activeRow() {
     return db
       .selectFrom('audit_signing_keys')
@@ -93,27 +116,15 @@ export function createAuditSigningKeys(deps: AuditSigningKeysDeps): AuditSigning
     const existing = await activeRow();
     if (existing) return existing.key_id;
     const fresh = await generate();
-    return db.transaction().execute(async (tx) => {
-      // Replicas starting together: the first one's key wins, the others discard theirs.
-      await sql`select pg_advisory_xact_lock(hashtext('ampora:audit-signing-key'))`.execute(tx);
+    // Replicas starting together: the first one's key wins, the others discard theirs.
+    return underKeyLock(async (tx) => {
       const current = await tx
         .selectFrom('audit_signing_keys')
         .select('key_id')
         .where('status', '=', 'active')
         .executeTakeFirst();
       if (current) return current.key_id;
-      await tx
-        .insertInto('audit_signing_keys')
-        .values({
-          key_id: fresh.keyId,
-          algorithm: 'ed25519',
-          public_key: fresh.publicKey,
-          private_key: fresh.sealedPrivateKey,
-          status: 'active',
-          created_at: deps.clock.now(),
-          retired_at: null,
-        })
-        .execute();
+      await insertActive(tx, fresh);
       return fresh.keyId;
     });
   }
@@ -169,25 +180,13 @@ export function createAuditSigningKeys(deps: AuditSigningKeysDeps): AuditSigning
 
     async rotate() {
       const fresh = await generate();
-      await db.transaction().execute(async (tx) => {
-        await sql`select pg_advisory_xact_lock(hashtext('ampora:audit-signing-key'))`.execute(tx);
+      await underKeyLock(async (tx) => {
         await tx
           .updateTable('audit_signing_keys')
           .set({ status: 'retired', retired_at: deps.clock.now() })
           .where('status', '=', 'active')
           .execute();
-        await tx
-          .insertInto('audit_signing_keys')
-          .values({
-            key_id: fresh.keyId,
-            algorithm: 'ed25519',
-            public_key: fresh.publicKey,
-            private_key: fresh.sealedPrivateKey,
-            status: 'active',
-            created_at: deps.clock.now(),
-            retired_at: null,
-          })
-          .execute();
+        await insertActive(tx, fresh);
       });
       return fresh.keyId;
     },

@@ -51,15 +51,37 @@ export async function lookupToken(db: Q, tokenHash: string) {
 }
 
 /**
- * Takes the token out of circulation: DELETE … RETURNING, so of two racing redemptions the second
- * blocks on the row lock and then finds nothing. An expired token is not taken.
+ * Takes the token out of circulation and leaves its tombstone, in one statement: DELETE …
+ * RETURNING, so of two racing redemptions the second blocks on the row lock and then finds
+ * nothing (and inserts no tombstone). An expired token is not taken.
  */
-export function takeToken(tx: Tx, tokenHash: string, now: Date) {
+export function redeemToken(tx: Tx, r: { tenantId: string; tokenHash: string; agentId: string; now: Date }) {
   return tx
-    .deleteFrom('enrollment_tokens')
-    .where('token_hash', '=', tokenHash)
-    .where('expires_at', '>', now)
-    .returning(['id', 'label', 'initial_group', 'pool_id', 'expires_at'])
+    .with('taken', (db) =>
+      db
+        .deleteFrom('enrollment_tokens')
+        .where('token_hash', '=', r.tokenHash)
+        .where('expires_at', '>', r.now)
+        .returning(['id', 'label', 'initial_group', 'pool_id']),
+    )
+    .with('tombstone', (db) =>
+      db
+        .insertInto('enrollment_redemptions')
+        .columns(['tenant_id', 'token_hash', 'token_id', 'agent_id', 'redeemed_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('taken')
+            .select([
+              sql<string>`${r.tenantId}::uuid`.as('tenant_id'),
+              sql<string>`${r.tokenHash}::text`.as('token_hash'),
+              'taken.id',
+              sql<string>`${r.agentId}::uuid`.as('agent_id'),
+              sql<Date>`${r.now}::timestamptz`.as('redeemed_at'),
+            ]),
+        ),
+    )
+    .selectFrom('taken')
+    .select(['taken.id', 'taken.label', 'taken.initial_group', 'taken.pool_id'])
     .executeTakeFirst();
 }
 
@@ -69,10 +91,6 @@ export function tokenExists(tx: Tx, tokenHash: string) {
     .select(['id', 'expires_at'])
     .where('token_hash', '=', tokenHash)
     .executeTakeFirst();
-}
-
-export function insertRedemption(tx: Tx, row: Insertable<DB['enrollment_redemptions']>) {
-  return tx.insertInto('enrollment_redemptions').values(row).execute();
 }
 
 const POOL_COLUMNS = [

@@ -8,13 +8,12 @@ import {
   deleteToken,
   getPool,
   insertPool,
-  insertRedemption,
   insertToken,
   listPools,
   listTokens,
   lookupToken,
   poolTenant,
-  takeToken,
+  redeemToken,
   tokenExists,
 } from './enrollment-queries.js';
 import { createTokenBuckets } from './token-buckets.js';
@@ -276,18 +275,11 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
      */
     async redeem(tx: Tx, tenantId: string, tokenHash: string, agentId: string): Promise<Redemption> {
       const now = clock.now();
-      const row = await takeToken(tx, tokenHash, now);
+      const row = await redeemToken(tx, { tenantId, tokenHash, agentId, now });
       if (!row) {
         const still = await tokenExists(tx, tokenHash);
         return { ok: false, reason: still ? 'token_expired' : 'token_already_used' };
       }
-      await insertRedemption(tx, {
-        tenant_id: tenantId,
-        token_hash: tokenHash,
-        token_id: row.id,
-        agent_id: agentId,
-        redeemed_at: now,
-      });
       return {
         ok: true,
         tokenId: row.id,

@@ -28,6 +28,8 @@ export interface AgentAdmissionDeps {
   renewAtFraction: number;
   /** A renewed certificate replaced these ones: close their sessions. */
   onSuperseded: (tenantId: string, fingerprints: string[]) => void;
+  /** How many parsed client certificates are remembered (by fingerprint). */
+  maxCachedCertificates?: number;
 }
 
 type Denial = { reason: string; tenantId?: string; agentId?: string; fingerprint?: string; detail?: string };
@@ -53,6 +55,28 @@ export function renewalTime(notBefore: Date, notAfter: Date, fingerprint: string
  * 3. nothing: refused, unless mutual TLS is switched off for local development.
  */
 export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgent {
+  // What a certificate claims depends only on its bytes, and the fingerprint is their SHA-256,
+  // so a parse (the costliest step of an mTLS admission) is done once per certificate. Only
+  // certificates that chained to the trust bundle get here; trust and status are checked anew
+  // every time.
+  const claims = new Map<string, { tenantId: string; agentId: string } | null>();
+  const maxClaims = deps.maxCachedCertificates ?? 100_000;
+
+  function claimedIdentity(fingerprint: string, raw: Buffer) {
+    const hit = claims.get(fingerprint);
+    if (hit !== undefined) return hit;
+    let claimed: { tenantId: string; agentId: string } | null;
+    try {
+      const parsed = parseAgentIdentity(raw);
+      claimed = parsed && isUuid(parsed.tenantId) && isUuid(parsed.agentId) ? parsed : null;
+    } catch {
+      claimed = null;
+    }
+    claims.set(fingerprint, claimed);
+    if (claims.size > maxClaims) claims.delete(claims.keys().next().value!);
+    return claimed;
+  }
+
   function deny(req: IncomingMessage, d: Denial): AgentAdmission {
     deps.metrics.admissionsDenied.inc({ reason: d.reason });
     const remoteAddress = req.socket.remoteAddress ?? '';
@@ -97,13 +121,8 @@ export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgen
         actor,
       );
     }
-    let claimed: { tenantId: string; agentId: string } | null = null;
-    try {
-      claimed = parseAgentIdentity(raw);
-    } catch {
-      claimed = null;
-    }
-    if (!claimed || !isUuid(claimed.tenantId) || !isUuid(claimed.agentId)) {
+    const claimed = claimedIdentity(fingerprint, raw);
+    if (!claimed) {
       return audited(req, { reason: 'certificate_without_agent_identity', fingerprint }, actor);
     }
     // The certificate chains to our CA, so the tenant and agent it names are authentic.
@@ -187,8 +206,9 @@ export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgen
     const socket = req.socket as TLSSocket;
     const encrypted = socket.encrypted === true;
     if (encrypted) {
-      const peer = socket.getPeerCertificate(false);
-      if (peer?.raw?.length) return byCertificate(req, socket, peer.raw);
+      // Only the DER is needed: the X509Certificate view is cheaper than the legacy object.
+      const raw = socket.getPeerX509Certificate()?.raw;
+      if (raw?.length) return byCertificate(req, socket, raw);
     }
     const authorization = req.headers.authorization;
     const bearer = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;

@@ -6,7 +6,7 @@ import {
   type ConnectionSettingsOffers,
   type ValidAgentToServer,
 } from '@ampora/opamp';
-import { withTenant, type Tx } from '@ampora/db';
+import { withTenant } from '@ampora/db';
 import { generateKeyPairForAgent, isPkiError, parseAndVerifyCsr, type AgentKeySpec } from '@ampora/pki';
 import type {
   Admitted,
@@ -22,7 +22,7 @@ import type { AuditContext } from '../audit/audit-recorder.js';
 import type { EnrollmentService } from '../enrollment/enrollment-service.js';
 import type { PkiService, SignedCertificate } from '../pki/pki-types.js';
 import type { IdentityDirectory } from './identity-directory.js';
-import { ensureAgentRow, insertCredential, insertIdentity, uidOwner } from './identities-queries.js';
+import { insertCredential, insertEnrollment, uidOwner } from './identities-queries.js';
 import type { RecordRefusal } from './refusal-audit.js';
 
 export interface AgentTrustDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'logger'> {
@@ -151,16 +151,15 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
     });
   }
 
-  async function recordCredential(
-    tx: Tx,
+  function credentialRow(
     tenantId: string,
     agentId: string,
     cert: SignedCertificate,
     state: 'current' | 'pending',
     origin: 'csr' | 'server',
+    now: Date,
   ) {
-    const now = clock.now();
-    await insertCredential(tx, {
+    return {
       tenant_id: tenantId,
       fingerprint: cert.fingerprint,
       agent_id: agentId,
@@ -171,8 +170,7 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
       not_after: cert.notAfter,
       issued_at: now,
       activated_at: state === 'current' ? now : null,
-    });
-    await deps.pki.recordIssued(tx, cert, { tenantId, agentId, kind: 'agent' });
+    };
   }
 
   /** Signs and records a pending renewal; the old certificate keeps working until the new one is used. */
@@ -190,7 +188,17 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
       commonName: uuidToString(Buffer.from(identity.instanceUidHex, 'hex')),
     });
     await withTenant(db, identity.tenantId, async (tx) => {
-      await recordCredential(tx, identity.tenantId, identity.agentId, cert, 'pending', origin);
+      const now = clock.now();
+      await insertCredential(
+        tx,
+        credentialRow(identity.tenantId, identity.agentId, cert, 'pending', origin, now),
+      );
+      await deps.pki.recordIssued(tx, cert, {
+        tenantId: identity.tenantId,
+        agentId: identity.agentId,
+        kind: 'agent',
+      });
+      // Last: the audit chain head stays locked from the append to COMMIT.
       await audit.record(
         tx,
         agentContext(admitted, { id: identity.fingerprint, name: `agent ${identity.agentId}` }),
@@ -262,18 +270,23 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
             return { ok: false as const, reason: redeemed.reason, message };
           }
           const now = clock.now();
-          await insertIdentity(tx, {
-            tenant_id: tenantId,
-            id: agentId,
-            instance_uid: uid,
-            initial_group: redeemed.initialGroup,
-            key_origin: key.origin,
-            token_id: redeemed.tokenId,
-            enrolled_at: now,
-          });
-          const rowId = await ensureAgentRow(tx, tenantId, agentId, uid, now);
+          const rowId = await insertEnrollment(
+            tx,
+            {
+              tenant_id: tenantId,
+              id: agentId,
+              instance_uid: uid,
+              initial_group: redeemed.initialGroup,
+              key_origin: key.origin,
+              token_id: redeemed.tokenId,
+              enrolled_at: now,
+            },
+            credentialRow(tenantId, agentId, cert, 'current', key.origin, now),
+          );
           if (rowId !== agentId) throw new Error('agent row appeared concurrently under another id');
-          await recordCredential(tx, tenantId, agentId, cert, 'current', key.origin);
+          await deps.pki.recordIssued(tx, cert, { tenantId, agentId, kind: 'agent' });
+          // Last: the tenant's audit chain head stays locked from the append to COMMIT, so
+          // concurrent enrollments only queue on it for the append itself.
           await audit.record(tx, agentContext(admitted, { id: cert.fingerprint, name: `agent ${agentId}` }), {
             action: 'agent.enroll',
             entity: { type: 'agent', id: agentId },

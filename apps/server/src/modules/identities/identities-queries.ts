@@ -22,13 +22,18 @@ export function getCredential(tx: Tx, fingerprint: string) {
 
 /** The identity holding this uid, and the id of the agents row that already uses it (if any). */
 export async function uidOwner(tx: Tx, uid: Buffer) {
-  const identity = await tx
-    .selectFrom('agent_identities')
-    .select('id')
-    .where('instance_uid', '=', uid)
-    .executeTakeFirst();
-  const agent = await tx.selectFrom('agents').select('id').where('instance_uid', '=', uid).executeTakeFirst();
-  return { identityId: identity?.id, agentRowId: agent?.id };
+  const row = await tx
+    .selectNoFrom((eb) => [
+      eb
+        .selectFrom('agent_identities')
+        .select('id')
+        .where('instance_uid', '=', uid)
+        .limit(1)
+        .as('identity_id'),
+      eb.selectFrom('agents').select('id').where('instance_uid', '=', uid).limit(1).as('agent_id'),
+    ])
+    .executeTakeFirstOrThrow();
+  return { identityId: row.identity_id ?? undefined, agentRowId: row.agent_id ?? undefined };
 }
 
 /** Which of these uids are bound to an enrolled identity. */
@@ -36,33 +41,52 @@ export function boundUids(tx: Tx, uids: Buffer[]) {
   return tx.selectFrom('agent_identities').select('instance_uid').where('instance_uid', 'in', uids).execute();
 }
 
-export function insertIdentity(tx: Tx, row: Insertable<DB['agent_identities']>) {
-  return tx.insertInto('agent_identities').values(row).execute();
-}
-
 export function insertCredential(tx: Tx, row: Insertable<DB['agent_credentials']>) {
   return tx.insertInto('agent_credentials').values(row).execute();
 }
 
 /**
- * The agents row an enrollment creates, with the identity's id, so that the gateway's coalesced
- * status writes (keyed by tenant and uid) update it. An existing row for the uid is kept.
+ * Everything an enrollment writes about the agent, in one statement: the identity, its first
+ * credential, and the agents row, created with the identity's id so that the gateway's coalesced
+ * status writes (keyed by tenant and uid) update it. An existing agents row for the uid is kept.
+ * Returns the id of the agents row that holds the uid: the caller refuses the enrollment when it
+ * is not the identity's (a row another connection created meanwhile).
  */
-export async function ensureAgentRow(tx: Tx, tenantId: string, agentId: string, uid: Buffer, now: Date) {
-  await tx
-    .insertInto('agents')
-    .values({
-      tenant_id: tenantId,
-      id: agentId,
-      instance_uid: uid,
-      first_seen_at: now,
-      last_seen_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.columns(['tenant_id', 'instance_uid']).doNothing())
-    .execute();
-  const row = await tx.selectFrom('agents').select('id').where('instance_uid', '=', uid).executeTakeFirst();
-  return row?.id;
+export async function insertEnrollment(
+  tx: Tx,
+  identity: Insertable<DB['agent_identities']> & { id: string; instance_uid: Buffer; enrolled_at: Date },
+  credential: Insertable<DB['agent_credentials']>,
+): Promise<string | undefined> {
+  const row = await tx
+    .with('identity', (db) => db.insertInto('agent_identities').values(identity))
+    .with('credential', (db) => db.insertInto('agent_credentials').values(credential))
+    .with('agent', (db) =>
+      db
+        .insertInto('agents')
+        .values({
+          tenant_id: identity.tenant_id,
+          id: identity.id,
+          instance_uid: identity.instance_uid,
+          first_seen_at: identity.enrolled_at,
+          last_seen_at: identity.enrolled_at,
+          updated_at: identity.enrolled_at,
+        })
+        .onConflict((oc) => oc.columns(['tenant_id', 'instance_uid']).doNothing())
+        .returning('id'),
+    )
+    .selectNoFrom((eb) =>
+      eb.fn
+        .coalesce(
+          eb.selectFrom('agent').select('agent.id'),
+          eb
+            .selectFrom('agents')
+            .select('agents.id')
+            .where('agents.instance_uid', '=', identity.instance_uid),
+        )
+        .as('id'),
+    )
+    .executeTakeFirst();
+  return row?.id ?? undefined;
 }
 
 /** Makes `fingerprint` the identity's current certificate; every older one becomes superseded. */

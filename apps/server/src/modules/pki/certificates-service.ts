@@ -1,3 +1,4 @@
+import { decodeIdCursor, encodeIdCursor } from '../../http/cursor.js';
 import { generateKeyPair } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
@@ -68,6 +69,17 @@ export function commonNameDn(commonName: string): string {
   return `CN=${escaped}`;
 }
 
+/** A value that reads the same escaped or not, in RFC 4514 and in the DN text of the certificate list. */
+const PLAIN_COMMON_NAME = /^CN=[A-Za-z0-9.-]+$/;
+
+/**
+ * The subject as the certificate list shows it. A plain `CN=…` (every agent's: its uid) is that
+ * text already; anything else is read back from the certificate, which costs a full parse.
+ */
+function subjectText(subject: string, der: Buffer): string {
+  return PLAIN_COMMON_NAME.test(subject) ? subject : inspectCertificate(der).subject;
+}
+
 const wholeSeconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
 
 export type CertificateStatusFilter = NonNullable<CertificateFilter['status']>;
@@ -104,15 +116,6 @@ export function toCertificateView(r: CertificateSummaryRow, now: Date): Certific
     revocationReason: r.revocation_reason,
     createdAt: r.created_at.toISOString(),
   };
-}
-
-function encodeCursor(id: string) {
-  return Buffer.from(id).toString('base64url');
-}
-function decodeCursor(cursor: string) {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw problems.badRequest('cursor is not valid');
-  return id;
 }
 
 export interface RevocationOutcome {
@@ -167,6 +170,7 @@ export function createCertificates(deps: CertificatesDeps) {
       fingerprint: fingerprintSha256(der),
       certDer: der,
       certPem: pemEncode(der, 'CERTIFICATE'),
+      subject: subjectText(p.subject, der),
       chainPem: issuer.chainPem,
       notBefore,
       notAfter,
@@ -185,7 +189,7 @@ export function createCertificates(deps: CertificatesDeps) {
       tenantId: meta.tenantId,
       kind: meta.kind,
       agentId: meta.agentId,
-      subject: inspectCertificate(cert.certDer).subject,
+      subject: cert.subject,
       serialHex: cert.serialHex,
       fingerprint: cert.fingerprint,
       certDer: cert.certDer,
@@ -261,7 +265,7 @@ export function createCertificates(deps: CertificatesDeps) {
           kind: q.kind,
           status: q.status,
           agentId: q.agentId,
-          after: q.cursor ? decodeCursor(q.cursor) : undefined,
+          after: q.cursor ? decodeIdCursor(q.cursor) : undefined,
           limit: q.limit + 1,
           now,
         }),
@@ -269,7 +273,7 @@ export function createCertificates(deps: CertificatesDeps) {
       const page = rows.slice(0, q.limit);
       return {
         items: page.map((r) => toCertificateView(r, now)),
-        nextCursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null,
+        nextCursor: rows.length > q.limit ? encodeIdCursor(page[page.length - 1]!.id) : null,
       };
     },
 

@@ -201,14 +201,6 @@ export function upsertResponder(tx: Tx, row: Insertable<CaOcspRespondersTable>) 
 
 // ---- certificates (tenant-owned; callers pass a withTenant transaction) ----
 
-export function insertCertificate(tx: Tx, row: Insertable<CertificatesTable>) {
-  return tx.insertInto('certificates').values(row).execute();
-}
-
-export function insertStatus(tx: Tx, row: Insertable<CertificateStatusTable>) {
-  return tx.insertInto('certificate_status').values(row).execute();
-}
-
 export interface CertificateFilter {
   kind?: CertificatesTable['kind'];
   status?: 'active' | 'revoked' | 'expired';
@@ -416,27 +408,33 @@ export async function recordCertificate(
     notAfter: Date;
   },
 ) {
-  await insertCertificate(tx, {
-    tenant_id: c.tenantId,
-    id: c.id,
-    serial_hex: c.serialHex,
-    fingerprint: c.fingerprint,
-    kind: c.kind,
-    agent_id: c.agentId,
-    subject: c.subject,
-    signing_key_id: c.signingKeyId,
-    cert_der: c.certDer,
-    not_before: c.notBefore,
-    not_after: c.notAfter,
-  });
-  await insertStatus(tx, {
-    signing_key_id: c.signingKeyId,
-    serial_hex: c.serialHex,
-    fingerprint: c.fingerprint,
-    owner_tenant: c.tenantId,
-    status: 'good',
-    not_after: c.notAfter,
-  });
+  // One statement for both rows: this runs inside every enrollment and renewal transaction.
+  await tx
+    .with('certificate', (db) =>
+      db.insertInto('certificates').values({
+        tenant_id: c.tenantId,
+        id: c.id,
+        serial_hex: c.serialHex,
+        fingerprint: c.fingerprint,
+        kind: c.kind,
+        agent_id: c.agentId,
+        subject: c.subject,
+        signing_key_id: c.signingKeyId,
+        cert_der: c.certDer,
+        not_before: c.notBefore,
+        not_after: c.notAfter,
+      }),
+    )
+    .insertInto('certificate_status')
+    .values({
+      signing_key_id: c.signingKeyId,
+      serial_hex: c.serialHex,
+      fingerprint: c.fingerprint,
+      owner_tenant: c.tenantId,
+      status: 'good',
+      not_after: c.notAfter,
+    })
+    .execute();
 }
 
 export function getCertificate(tx: Tx, id: string) {

@@ -168,6 +168,25 @@ describe('agent certificates', () => {
     expect(inspectCertificate(cert.certDer).subject).toBe('CN=x\\, O=Evil\\+OU=y');
   });
 
+  it('record the subject exactly as the certificate spells it, plain or escaped', async () => {
+    const { pki } = testPki({ db: t.db });
+    const uid = '0190a5c3-1b2c-7d4e-8f90-123456789abc';
+    for (const commonName of [uid, 'host.example-1', 'x, O=Evil+OU=y', ' #lead', 'é']) {
+      const cert = await pki.service.signAgentCertificate({
+        tenantId: t.defaultTenantId,
+        agentId: 'a1',
+        publicKeySpkiDer: agentKey(),
+        commonName,
+      });
+      const id = await withTenant(t.db, t.defaultTenantId, (tx) =>
+        pki.recordCertificate(tx, cert, { tenantId: t.defaultTenantId, agentId: null, kind: 'agent' }),
+      );
+      const listed = await pki.listCertificates(t.defaultTenantId, { limit: 100 });
+      const row = listed.items.find((c) => c.id === id);
+      expect(row?.subject).toBe(inspectCertificate(cert.certDer).subject);
+    }
+  });
+
   it('refuse a weak agent key', async () => {
     const { pki } = testPki({ db: t.db });
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({

@@ -7,6 +7,8 @@ export interface SignedCertificate {
   fingerprint: string;
   certDer: Buffer;
   certPem: string;
+  /** The subject DN as text, as the certificate list shows it. */
+  subject: string;
   /** Issuing CA certificate(s), PEM, leaf excluded. */
   chainPem: string;
   notBefore: Date;
