@@ -57,8 +57,8 @@ async function steady(m: SteadyMsg) {
   let errors = 0;
   let next = 0;
   const tickMs = 10;
-  const perTick = (m.ratePerSecond * tickMs) / 1000;
   let budget = 0;
+  let lastTick = performance.now();
   const inflight = new Set<Promise<void>>();
   const started = performance.now();
   await new Promise<void>((resolve) => {
@@ -68,7 +68,10 @@ async function steady(m: SteadyMsg) {
         resolve();
         return;
       }
-      budget += perTick;
+      // Credit by elapsed time, not per tick: timers drift late under load and would under-send.
+      const now = performance.now();
+      budget += (m.ratePerSecond * (now - lastTick)) / 1000;
+      lastTick = now;
       while (budget >= 1) {
         budget -= 1;
         const agent = agents[next++ % agents.length]!;

@@ -34,7 +34,7 @@ function waitFor<T extends WorkerReply['type']>(w: ChildProcess, type: T, timeou
 export async function run(args: Record<string, string>) {
   const agents = Number(args.agents ?? 10_000);
   const procs = Number(args.procs ?? 2);
-  const rate = Number(args.rate ?? 5000);
+  const rate = Number(args.rate ?? 6000);
   const durationMs = Number(args.seconds ?? 20) * 1000;
   const addressesPerProc = 4;
   console.log(
