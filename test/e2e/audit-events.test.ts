@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sweepRetention } from '@ampora/audit';
 import { DEFAULT_TENANT_ID, manualClock, uuidv7Ids, withTenant } from '@ampora/db';
@@ -7,7 +8,7 @@ import {
   type AuditContext,
   type AuditedChange,
 } from '../../apps/server/src/modules/audit/audit-recorder.js';
-import { apiOf, type ApiResponse } from '../support/http.js';
+import { apiOf, jsonPost, type ApiResponse } from '../support/http.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 let server: ServerProcess;
@@ -191,5 +192,27 @@ describe('audit search API', () => {
     const seq = (await all('entityId=e2e-4'))[0]!.seq;
     const bad = await api('/api/audit/verify');
     expect(bad.body).toMatchObject({ ok: false, firstBadSeq: seq, problem: 'hash_mismatch' });
+  });
+});
+
+describe('audit is part of every change', () => {
+  const call = apiOf(() => server);
+  it('a change whose audit event cannot be written fails whole: 500 problem, nothing stored, later changes work again', async () => {
+    const list = async () => (await call('/api/enrollment/tokens')).body.items.length as number;
+    const before = await list();
+    // Take the app role's right to append audit events away, as a broken or full audit table would.
+    await sql`revoke insert on audit_events from ampora_app`.execute(server.database.owner);
+    try {
+      const refused = await call('/api/enrollment/tokens', jsonPost({ label: 'must-not-exist' }));
+      expect(refused.status).toBe(500);
+      expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
+      expect(JSON.stringify(refused.body)).not.toMatch(/audit_events|permission|ampora_app/);
+      expect(await list()).toBe(before);
+    } finally {
+      await sql`grant insert on audit_events to ampora_app`.execute(server.database.owner);
+    }
+    const created = await call('/api/enrollment/tokens', jsonPost({ label: 'after-recovery' }));
+    expect(created.status).toBe(201);
+    expect(await list()).toBe(before + 1);
   });
 });
