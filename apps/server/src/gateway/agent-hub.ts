@@ -1,12 +1,8 @@
-import { createHash } from 'node:crypto';
 import {
   AgentCapability,
-  AgentConfigMapSchema,
-  AgentRemoteConfigSchema,
   AgentToServerFlag,
   ServerCapability,
   createAgentSession,
-  create,
   errorResponse,
   has,
   type AgentProtocolState,
@@ -16,7 +12,6 @@ import {
   type SessionConfig,
   type ValidAgentToServer,
 } from '@ampora/opamp';
-import { fromJson, toJson } from '@bufbuild/protobuf';
 import { withTenant, type Clock, type Database } from '@ampora/db';
 import type { Logger } from '../observability/logger.js';
 import type { AgentStateBuffer } from '../modules/agents/agent-state-buffer.js';
@@ -25,6 +20,7 @@ import type { Admitted, AgentIdentity, AgentTrust } from './agent-principal.js';
 import { byTenant, createBatchLoader } from './batch-loader.js';
 import { opampOffer } from './connection-offers.js';
 import type { OpampMetrics } from './opamp-metrics.js';
+import { buildRemoteConfig, configToResend, type RemoteConfigFiles } from './remote-config.js';
 import { SectionDeduper, sectionsToPatch } from './status-sections.js';
 
 /** The transport end of one agent: where replies and pushes go. */
@@ -92,7 +88,7 @@ export interface AgentHubDeps {
   enrollmentGraceMs?: number;
 }
 
-export type RemoteConfigFiles = Record<string, { body: Buffer; contentType: string }>;
+export type { RemoteConfigFiles };
 
 export type AssignResult =
   | { status: 'pushed' | 'queued' | 'stored' }
@@ -197,20 +193,8 @@ export function createAgentHub(deps: AgentHubDeps) {
     if (!row) return;
     entry.agentId = row.id;
     entry.assignedHash = row.remote_config_hash ?? undefined;
-    if (!row.remote_config || !row.remote_config_hash) return;
-    const stored = row.remote_config_status as { lastRemoteConfigHash?: string } | null;
-    const lastHash = reportedHash?.length
-      ? Buffer.from(reportedHash).toString('hex')
-      : stored?.lastRemoteConfigHash
-        ? Buffer.from(stored.lastRemoteConfigHash, 'base64').toString('hex')
-        : undefined;
-    // Resend only when the agent does not already run (or reject) the assigned config.
-    if (lastHash !== row.remote_config_hash) {
-      entry.session.offer({
-        kind: 'remoteConfig',
-        remoteConfig: fromJson(AgentRemoteConfigSchema, row.remote_config as never),
-      });
-    }
+    const resend = configToResend(row, reportedHash);
+    if (resend) entry.session.offer({ kind: 'remoteConfig', remoteConfig: resend });
   }
 
   /**
@@ -590,27 +574,14 @@ export function createAgentHub(deps: AgentHubDeps) {
       agentId: string,
       files: RemoteConfigFiles,
     ): Promise<AssignResult> {
-      if (Object.keys(files).length === 0)
-        return { status: 'refused', reason: 'a remote config needs at least one file' };
-      const hash = createHash('sha256');
-      for (const name of Object.keys(files).sort())
-        hash.update(`${name}\0${files[name]!.contentType}\0`).update(files[name]!.body);
-      const digest = hash.digest();
-      const remoteConfig = create(AgentRemoteConfigSchema, {
-        config: create(AgentConfigMapSchema, {
-          configMap: Object.fromEntries(
-            Object.entries(files).map(([k, f]) => [k, { body: f.body, contentType: f.contentType }]),
-          ),
-        }),
-        configHash: digest,
-      });
-      const row = await withTenant(deps.db, tenantId, (tx) =>
-        setRemoteConfig(tx, agentId, toJson(AgentRemoteConfigSchema, remoteConfig), digest.toString('hex')),
-      );
+      const built = buildRemoteConfig(files);
+      if (!built.ok) return { status: 'refused', reason: built.reason };
+      const { remoteConfig, hashHex, json } = built;
+      const row = await withTenant(deps.db, tenantId, (tx) => setRemoteConfig(tx, agentId, json, hashHex));
       if (!row) return { status: 'not-found' };
       const e = entries.get(keyOf(tenantId, hexOf(row.instance_uid)));
       if (!e) return { status: 'stored' };
-      e.assignedHash = digest.toString('hex');
+      e.assignedHash = hashHex;
       const offered: OfferResult = e.session.offer({ kind: 'remoteConfig', remoteConfig });
       if (!offered.ok) return { status: 'refused', reason: offered.detail };
       if (e.peer.transport === 'websocket') {
