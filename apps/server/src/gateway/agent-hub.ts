@@ -306,6 +306,9 @@ export function createAgentHub(deps: AgentHubDeps) {
       const { identity, offer } = result.value;
       entry.enrolling = false;
       entry.enrolledHere = true;
+      // A new identity has no assignment yet, and the agent is about to reconnect with its
+      // certificate, when its new session loads whatever is assigned by then.
+      entry.loaded = true;
       entry.identity = identity;
       entry.principalKey = principalKeyOf(identity);
       const stream = streams.get(entry.peer);
