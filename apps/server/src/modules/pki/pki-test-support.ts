@@ -1,17 +1,21 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import { createKeyProtector, createSoftwareProvider, type KeyProtector } from '@ampora/keys';
+import { createSoftwareProvider, type KeyProtector } from '@ampora/keys';
 import { manualClock, uuidv7Ids, type Database } from '@ampora/db';
+import {
+  createTenant,
+  testAuditRecorder,
+  testKeys,
+  userContext,
+} from '../../../../../test/support/server-fixtures.js';
 import { loadConfig } from '../../config/index.js';
 import { createLogger } from '../../observability/logger.js';
-import { createAuditRecorder, type AuditContext } from '../audit/audit-recorder.js';
 import { createPki } from './pki-service.js';
 import { pkiSettings } from './pki-settings.js';
 
 /** Shared by this module's tests: real key protector, real audit recorder, a clock the test moves. */
 
-export function testKeys(master: Buffer = randomBytes(32)): KeyProtector {
-  return createKeyProtector({ master });
-}
+export { createTenant, testKeys };
+/** An Admin's audit context; the same shape as any signed-in user's. */
+export const adminContext = userContext;
 
 export interface TestPkiOptions {
   db: Database;
@@ -26,11 +30,7 @@ export function testPki(o: TestPkiOptions) {
   const clock = o.clock ?? manualClock(new Date());
   const keys = o.keys ?? testKeys();
   const config = loadConfig({ ...o.env });
-  const audit = createAuditRecorder({
-    clock,
-    ids: uuidv7Ids,
-    hmac: (data) => createHmac('sha256', 'test').update(data).digest('hex'),
-  });
+  const audit = testAuditRecorder(clock);
   const software = createSoftwareProvider({
     master: keys.deriveSecret('pki-software-provider'),
     protector: keys,
@@ -47,20 +47,4 @@ export function testPki(o: TestPkiOptions) {
     software,
   });
   return { pki, clock, keys };
-}
-
-export async function createTenant(owner: Database, slug: string): Promise<string> {
-  const id = uuidv7Ids.uuid();
-  await owner.insertInto('tenants').values({ id, slug, name: slug }).execute();
-  return id;
-}
-
-export function adminContext(tenantId: string, name = 'Ada'): AuditContext {
-  return {
-    tenantId,
-    actor: { kind: 'user', id: `sub-${name.toLowerCase()}`, name },
-    sourceIp: '203.0.113.9',
-    userAgent: 'test',
-    requestId: null,
-  };
 }
