@@ -1,6 +1,7 @@
-import { Kysely, PostgresDialect, type Transaction } from 'kysely';
+import { Kysely, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema/index.js';
+import { markTenantAware, TenantAwarePostgresDialect } from './tenant-context.js';
 
 export type Database = Kysely<DB>;
 export type Tx = Transaction<DB>;
@@ -23,7 +24,9 @@ export function createDatabase(connectionString: string, options: PoolOptions = 
     application_name: options.applicationName ?? 'ampora',
   });
   pool.on('error', (err) => options.onIdleError?.(err));
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new TenantAwarePostgresDialect({ pool }) });
+  markTenantAware(db);
+  return db;
 }
 
 /** Rewrites a connection URL to log in as another role, keeping host, port and database. */

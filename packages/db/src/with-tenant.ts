@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
 import type { Database, Tx } from './pools.js';
+import { sql } from 'kysely';
+import { isTenantAware, pendingTenant } from './tenant-context.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -10,10 +11,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export async function withTenant<T>(db: Database, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
   if (!UUID.test(tenantId)) throw new Error('withTenant: tenant id must be a UUID');
-  return db.transaction().execute(async (tx) => {
-    await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
-    return fn(tx);
-  });
+  if (!isTenantAware(db)) {
+    return db.transaction().execute(async (tx) => {
+      await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
+      return fn(tx);
+    });
+  }
+  // The BEGIN of this transaction also sets the tenant (see tenant-context.ts); the context covers
+  // the BEGIN only, so transactions that `fn` starts itself do not inherit it.
+  return pendingTenant.run(tenantId, () =>
+    db.transaction().execute((tx) => pendingTenant.exit(() => fn(tx))),
+  );
 }
 
 /** True when `value` is a canonical UUID string; use before sending an id from a request to Postgres. */

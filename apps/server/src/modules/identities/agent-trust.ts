@@ -77,6 +77,13 @@ function csrProblem(err: unknown): { reason: string; message: string } {
  * the transaction that records it; a transaction that loses (a token redeemed twice at once) just
  * drops the signed certificate, which is then never delivered.
  */
+type RedeemOutcome =
+  | { ok: true; initialGroup: string | null }
+  | { ok: false; reason: string; message: string; entityId?: string }
+  | { ok: 'retry'; agentRowId: string };
+
+const CONFLICT = 'this instance_uid was enrolled by another connection at the same time';
+
 export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
   const { db, clock, audit } = deps;
 
@@ -219,6 +226,81 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
     return certificateOffer(admitted.transport, cert, privateKeyPem);
   }
 
+  /** The redemption transaction: the token, the identity, its credential and certificate, the audit event. */
+  async function redeemAndStore(
+    admitted: Admitted & { agent: { kind: 'bootstrap' } },
+    token: { tokenHash: string; tokenId: string },
+    keyOrigin: 'csr' | 'server',
+    uid: Buffer,
+    agentId: string,
+    cert: SignedCertificate,
+  ): Promise<RedeemOutcome> {
+    const { tenantId } = admitted;
+    try {
+      return await withTenant(db, tenantId, async (tx): Promise<RedeemOutcome> => {
+        const owner = await uidOwner(tx, uid);
+        if (owner.identityId) {
+          return {
+            ok: false,
+            reason: 'uid_already_enrolled',
+            message:
+              'this instance_uid is already enrolled; an agent that lost its certificate enrolls under a new instance_uid',
+            entityId: owner.identityId,
+          };
+        }
+        // An agent seen before without credentials (local development) keeps its row and its id.
+        if (owner.agentRowId && owner.agentRowId !== agentId)
+          return { ok: 'retry', agentRowId: owner.agentRowId };
+        const redeemed = await deps.enrollment.redeem(tx, tenantId, token.tokenHash, agentId);
+        if (!redeemed.ok) {
+          const message =
+            redeemed.reason === 'token_expired'
+              ? 'the bootstrap token has expired'
+              : 'the bootstrap token has already been used';
+          return { ok: false, reason: redeemed.reason, message };
+        }
+        const now = clock.now();
+        const rowId = await insertEnrollment(
+          tx,
+          {
+            tenant_id: tenantId,
+            id: agentId,
+            instance_uid: uid,
+            initial_group: redeemed.initialGroup,
+            key_origin: keyOrigin,
+            token_id: redeemed.tokenId,
+            enrolled_at: now,
+          },
+          credentialRow(tenantId, agentId, cert, 'current', keyOrigin, now),
+        );
+        if (rowId !== agentId) throw new Error('agent row appeared concurrently under another id');
+        await deps.pki.recordIssued(tx, cert, { tenantId, agentId, kind: 'agent' });
+        // Last: the tenant's audit chain head stays locked from the append to COMMIT, so
+        // concurrent enrollments only queue on it for the append itself.
+        await audit.record(tx, agentContext(admitted, { id: cert.fingerprint, name: `agent ${agentId}` }), {
+          action: 'agent.enroll',
+          entity: { type: 'agent', id: agentId },
+          after: {
+            instanceUid: uuidToString(uid),
+            fingerprint: cert.fingerprint,
+            serial: cert.serialHex,
+            keyOrigin,
+            tokenId: redeemed.tokenId,
+            tokenLabel: redeemed.label,
+            poolId: redeemed.poolId,
+            initialGroup: redeemed.initialGroup,
+            notAfter: cert.notAfter.toISOString(),
+          },
+        });
+        return { ok: true, initialGroup: redeemed.initialGroup };
+      });
+    } catch (err) {
+      // The uid was enrolled by a racing connection (unique constraint), or the row moved.
+      deps.logger.warn({ err, tenantId }, 'enrollment transaction failed');
+      return { ok: false, reason: 'enrollment_conflict', message: CONFLICT };
+    }
+  }
+
   return {
     async enroll(admitted, msg, boundUid): Promise<TrustResult<Enrolled>> {
       const { tenantId } = admitted;
@@ -237,83 +319,31 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
       if (!key.ok) return refuse(admitted, tokenActor, key.reason, key.message, null);
 
       const uid = Buffer.from(boundUid);
-      const owner = await withTenant(db, tenantId, (tx) => uidOwner(tx, uid));
-      if (owner.identityId) {
-        return refuse(
-          admitted,
-          tokenActor,
-          'uid_already_enrolled',
-          'this instance_uid is already enrolled; an agent that lost its certificate enrolls under a new instance_uid',
-          owner.identityId,
-        );
-      }
-      // An agent seen before without credentials (local development) keeps its row and its id.
-      const agentId = owner.agentRowId ?? deps.ids.uuid();
-
-      // Sign first: no signing between BEGIN and COMMIT.
-      const cert = await deps.pki.signAgentCertificate({
-        tenantId,
-        agentId,
-        publicKeySpkiDer: key.spki,
-        commonName: uuidToString(boundUid),
-      });
-
-      let outcome: { ok: true; initialGroup: string | null } | { ok: false; reason: string; message: string };
-      try {
-        outcome = await withTenant(db, tenantId, async (tx) => {
-          const redeemed = await deps.enrollment.redeem(tx, tenantId, token.tokenHash, agentId);
-          if (!redeemed.ok) {
-            const message =
-              redeemed.reason === 'token_expired'
-                ? 'the bootstrap token has expired'
-                : 'the bootstrap token has already been used';
-            return { ok: false as const, reason: redeemed.reason, message };
-          }
-          const now = clock.now();
-          const rowId = await insertEnrollment(
-            tx,
-            {
-              tenant_id: tenantId,
-              id: agentId,
-              instance_uid: uid,
-              initial_group: redeemed.initialGroup,
-              key_origin: key.origin,
-              token_id: redeemed.tokenId,
-              enrolled_at: now,
-            },
-            credentialRow(tenantId, agentId, cert, 'current', key.origin, now),
-          );
-          if (rowId !== agentId) throw new Error('agent row appeared concurrently under another id');
-          await deps.pki.recordIssued(tx, cert, { tenantId, agentId, kind: 'agent' });
-          // Last: the tenant's audit chain head stays locked from the append to COMMIT, so
-          // concurrent enrollments only queue on it for the append itself.
-          await audit.record(tx, agentContext(admitted, { id: cert.fingerprint, name: `agent ${agentId}` }), {
-            action: 'agent.enroll',
-            entity: { type: 'agent', id: agentId },
-            after: {
-              instanceUid: uuidToString(boundUid),
-              fingerprint: cert.fingerprint,
-              serial: cert.serialHex,
-              keyOrigin: key.origin,
-              tokenId: redeemed.tokenId,
-              tokenLabel: redeemed.label,
-              poolId: redeemed.poolId,
-              initialGroup: redeemed.initialGroup,
-              notAfter: cert.notAfter.toISOString(),
-            },
-          });
-          return { ok: true as const, initialGroup: redeemed.initialGroup };
+      // The uid's owner is checked inside the redemption transaction rather than in one of its own
+      // before signing: a transaction costs the server more than the rare wasted signature (a uid
+      // already enrolled, or a row from the agent's earlier anonymous sessions, whose id it keeps).
+      let agentId = deps.ids.uuid();
+      let outcome: RedeemOutcome;
+      let cert: SignedCertificate;
+      for (let attempt = 0; ; attempt++) {
+        // Sign first: no signing between BEGIN and COMMIT.
+        cert = await deps.pki.signAgentCertificate({
+          tenantId,
+          agentId,
+          publicKeySpkiDer: key.spki,
+          commonName: uuidToString(boundUid),
         });
-      } catch (err) {
-        // The uid was enrolled by a racing connection (unique constraint), or the row moved.
-        deps.logger.warn({ err, tenantId }, 'enrollment transaction failed');
-        outcome = {
-          ok: false,
-          reason: 'enrollment_conflict',
-          message: 'this instance_uid was enrolled by another connection at the same time',
-        };
+        outcome = await redeemAndStore(admitted, token, key.origin, uid, agentId, cert);
+        if (outcome.ok !== 'retry') break;
+        if (attempt > 0) {
+          outcome = { ok: false, reason: 'enrollment_conflict', message: CONFLICT };
+          break;
+        }
+        agentId = outcome.agentRowId;
       }
-      if (!outcome.ok) return refuse(admitted, tokenActor, outcome.reason, outcome.message, agentId);
+      if (!outcome.ok) {
+        return refuse(admitted, tokenActor, outcome.reason, outcome.message, outcome.entityId ?? agentId);
+      }
 
       deps.metrics.bootstrapRedemptions.inc({ outcome: 'success' });
       deps.metrics.certificatesIssued.inc({
