@@ -1,48 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimAgent, type SimAgent } from '@ampora/agent-sim';
 import { AgentCapability } from '@ampora/opamp';
 import { eventually } from '../support/eventually.js';
-import { apiOf, jsonPost } from '../support/http.js';
 import { newUid, uidString } from '../support/raw-opamp.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
 // Local development without mutual TLS: agents may first run anonymously, then enroll.
-let server: ServerProcess;
-let trustBundle: string;
-const agents: SimAgent[] = [];
-const api = apiOf(() => server);
+let t: TrustServer;
 
 beforeAll(async () => {
-  server = await startServerProcess({
-    AMPORA_API_INSECURE_NO_AUTH: 'true',
-    AMPORA_OPAMP_REQUIRE_MTLS: 'false',
-    AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
-  });
-  trustBundle = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
+  t = await startTrustServer({ AMPORA_OPAMP_REQUIRE_MTLS: 'false' });
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop({ graceful: false }).catch(() => undefined)));
-  await server?.stop();
+  await t?.stop();
 });
-
-function sim(options: Parameters<typeof createSimAgent>[0]): SimAgent {
-  const agent = createSimAgent({
-    reconnect: false,
-    replyTimeoutMs: 10_000,
-    ...options,
-    tls: { ca: trustBundle },
-  });
-  agents.push(agent);
-  return agent;
-}
 
 describe('an agent that ran anonymously enrolls under the same instance_uid', () => {
   it('keeps its agent id and history; a second enrollment of that uid is refused and audited', async () => {
-    const url = `wss://127.0.0.1:${server.opampPort}/v1/opamp`;
+    const { api, server } = t;
     const instanceUid = newUid();
-    const anonymous = sim({
-      url,
+    const anonymous = t.sim({
       instanceUid,
       description: { identifying: { 'service.name': 'anon-first' } },
     });
@@ -53,9 +30,8 @@ describe('an agent that ran anonymously enrolls under the same instance_uid', ()
     });
     await anonymous.stop();
 
-    const token = (await api('/api/enrollment/tokens', jsonPost({ label: 'upgrade' }))).body.token as string;
-    const enrolling = sim({
-      url,
+    const token = await t.issueToken('upgrade');
+    const enrolling = t.sim({
       instanceUid,
       bootstrapToken: token,
       capabilities: AgentCapability.ReportsStatus | AgentCapability.AcceptsOpAMPConnectionSettings,
@@ -74,9 +50,8 @@ describe('an agent that ran anonymously enrolls under the same instance_uid', ()
     expect(certs.body.items.some((c: { agentId: string }) => c.agentId === before.id)).toBe(true);
 
     // The uid is bound now: enrolling it again with a fresh token is refused.
-    const again = (await api('/api/enrollment/tokens', jsonPost({ label: 'again' }))).body.token as string;
-    const second = sim({
-      url,
+    const again = await t.issueToken('again');
+    const second = t.sim({
       instanceUid,
       bootstrapToken: again,
       capabilities: AgentCapability.ReportsStatus | AgentCapability.AcceptsOpAMPConnectionSettings,

@@ -9,7 +9,7 @@ import { sql } from 'kysely';
 import WebSocket from 'ws';
 import { createOpAMPClient } from '@elastic/opamp-client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimAgent, type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
+import { type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
 import { generateToken } from '@ampora/authz';
 import {
   AgentCapability,
@@ -26,29 +26,23 @@ import { auditRows as auditRowsOf } from '../support/audit-rows.js';
 import { eventually as eventuallyWithin } from '../support/eventually.js';
 import { apiOf, jsonPost } from '../support/http.js';
 import { agentByUid as agentByUidIn } from '../support/opamp-fixtures.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { type ServerProcess } from '../support/server-process.js';
+import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
 const run = promisify(execFile);
+let t: TrustServer;
 let server: ServerProcess;
 let trustBundle: string;
 let wssUrl: string;
 let httpsUrl: string;
-const agents: SimAgent[] = [];
 
 beforeAll(async () => {
-  server = await startServerProcess({
-    AMPORA_API_INSECURE_NO_AUTH: 'true',
-    AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
-    AMPORA_CA_STATUS_CACHE_SECONDS: '0',
-  });
-  wssUrl = `wss://127.0.0.1:${server.opampPort}/v1/opamp`;
-  httpsUrl = `https://127.0.0.1:${server.opampPort}/v1/opamp`;
-  trustBundle = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
+  t = await startTrustServer({ AMPORA_CA_STATUS_CACHE_SECONDS: '0' });
+  ({ server, trustBundle, wssUrl, httpsUrl } = t);
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop({ graceful: false }).catch(() => undefined)));
-  await server?.stop();
+  await t?.stop();
 });
 
 const api = apiOf(() => server);
@@ -58,24 +52,10 @@ const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
 
 const eventually = <T>(fn: () => Promise<T | undefined>) => eventuallyWithin(fn, 10_000);
 
-async function issueToken(label = 'e2e', extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await post('/api/enrollment/tokens', { label, ...extra });
-  expect(res.status).toBe(201);
-  return res.body.token;
-}
+const issueToken = (label = 'e2e', extra: Record<string, unknown> = {}) => t.issueToken(label, extra);
 
-function sim(options: Partial<SimAgentOptions>): SimAgent {
-  const agent = createSimAgent({
-    url: wssUrl,
-    reconnect: false,
-    replyTimeoutMs: 10_000,
-    heartbeatIntervalSeconds: 30,
-    ...options,
-    tls: { ca: trustBundle, ...options.tls },
-  });
-  agents.push(agent);
-  return agent;
-}
+const sim = (options: Partial<SimAgentOptions>): SimAgent =>
+  t.sim({ heartbeatIntervalSeconds: 30, ...options });
 
 /** Enrolls a simulated agent and waits until it runs on its issued certificate. */
 async function enroll(options: Partial<SimAgentOptions> = {}): Promise<SimAgent> {

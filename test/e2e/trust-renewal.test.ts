@@ -1,61 +1,35 @@
 import { sql } from 'kysely';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createSimAgent,
-  type AgentCredentials,
-  type SimAgent,
-  type SimAgentOptions,
-} from '@ampora/agent-sim';
+import { type AgentCredentials, type SimAgentOptions } from '@ampora/agent-sim';
 import { uuidToString } from '@ampora/opamp';
 import { eventually as eventuallyWithin } from '../support/eventually.js';
 import { apiOf } from '../support/http.js';
-import { startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
-let server: ServerProcess;
-let trustBundle: string;
-let wssUrl: string;
-const agents: SimAgent[] = [];
+let t: TrustServer;
 
 // Agent certificates live one day, and are renewed after a hundred-thousandth of it (about a
 // second), so a renewal happens within the test.
 beforeAll(async () => {
-  server = await startServerProcess({
-    AMPORA_API_INSECURE_NO_AUTH: 'true',
-    AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
+  t = await startTrustServer({
     AMPORA_CA_STATUS_CACHE_SECONDS: '0',
     AMPORA_CA_AGENT_CERT_LIFETIME_DAYS: '1',
     AMPORA_ENROLLMENT_RENEW_AT_FRACTION: '0.00001',
   });
-  wssUrl = `wss://127.0.0.1:${server.opampPort}/v1/opamp`;
-  trustBundle = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
 }, 90_000);
 
 afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop({ graceful: false }).catch(() => undefined)));
-  await server?.stop();
+  await t?.stop();
 });
 
-const api = apiOf(() => server);
+const api = apiOf(() => t.server);
 
 const eventually = <T>(fn: () => Promise<T | undefined>) => eventuallyWithin(fn, 15_000);
 
 /** Enrolls, then resolves with the first and the renewed credentials. */
 async function enrollAndRenew(options: Partial<SimAgentOptions>) {
-  const token = await api('/api/enrollment/tokens', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ label: 'renewal' }),
-  });
-  const agent = createSimAgent({
-    url: wssUrl,
-    reconnect: false,
-    replyTimeoutMs: 10_000,
-    bootstrapToken: token.body.token,
-    tls: { ca: trustBundle },
-    ...options,
-  });
-  agents.push(agent);
+  const agent = t.sim({ bootstrapToken: await t.issueToken('renewal'), ...options });
   const seen: AgentCredentials[] = [];
   const twice = new Promise<void>((resolve) =>
     agent.on('credentials', (c) => {
@@ -70,7 +44,7 @@ async function enrollAndRenew(options: Partial<SimAgentOptions>) {
 
 function handshake(creds: AgentCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wssUrl, { ca: trustBundle, cert: creds.certPem, key: creds.keyPem });
+    const ws = new WebSocket(t.wssUrl, { ca: t.trustBundle, cert: creds.certPem, key: creds.keyPem });
     ws.once('unexpected-response', (_req, res) => {
       resolve(res.statusCode ?? 0);
       res.resume();
@@ -97,7 +71,7 @@ describe('certificate renewal over connection settings', () => {
     const { rows } = await sql<{
       state: string;
     }>`select state from agent_credentials where fingerprint = ${first.fingerprint}`.execute(
-      server.database.owner,
+      t.server.database.owner,
     );
     expect(rows[0]?.state).toBe('superseded');
     const summary = await eventually(async () => {
@@ -113,7 +87,7 @@ describe('certificate renewal over connection settings', () => {
     const { rows: events } = await sql<{ action: string; after: any }>`
       select action, after from audit_events
       where entity_id = ${summary.id} and action in ('agent.certificate.renew', 'agent.certificate.activate')
-      order by seq`.execute(server.database.owner);
+      order by seq`.execute(t.server.database.owner);
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['agent.certificate.renew', 'agent.certificate.activate']),
     );

@@ -1,0 +1,60 @@
+import { createSimAgent, type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
+import { apiOf, jsonPost, type Api } from './http.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
+
+/**
+ * A server with its OpAMP listener on TLS, as the trust tests use it: the operator API open (local
+ * development), agent state flushed quickly, and simulated agents that trust Ampora's CA and are
+ * all stopped at the end.
+ */
+export interface TrustServer {
+  server: ServerProcess;
+  api: Api;
+  trustBundle: string;
+  wssUrl: string;
+  httpsUrl: string;
+  /** A simulated agent trusting Ampora's CA; it is stopped by `stop()`. */
+  sim(options: Partial<SimAgentOptions>): SimAgent;
+  /** A fresh bootstrap token from the REST API. */
+  issueToken(label?: string, extra?: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startTrustServer(env: Record<string, string> = {}): Promise<TrustServer> {
+  const server = await startServerProcess({
+    AMPORA_API_INSECURE_NO_AUTH: 'true',
+    AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
+    ...env,
+  });
+  const api = apiOf(() => server);
+  const trustBundle = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
+  const wssUrl = `wss://127.0.0.1:${server.opampPort}/v1/opamp`;
+  const agents: SimAgent[] = [];
+  return {
+    server,
+    api,
+    trustBundle,
+    wssUrl,
+    httpsUrl: `https://127.0.0.1:${server.opampPort}/v1/opamp`,
+    sim(options) {
+      const agent = createSimAgent({
+        url: wssUrl,
+        reconnect: false,
+        replyTimeoutMs: 10_000,
+        ...options,
+        tls: { ca: trustBundle, ...options.tls },
+      });
+      agents.push(agent);
+      return agent;
+    },
+    async issueToken(label = 'e2e', extra = {}) {
+      const res = await api('/api/enrollment/tokens', jsonPost({ label, ...extra }));
+      if (res.status !== 201) throw new Error(`token issue failed with ${res.status}`);
+      return res.body.token as string;
+    },
+    async stop() {
+      await Promise.all(agents.map((a) => a.stop({ graceful: false }).catch(() => undefined)));
+      await server.stop();
+    },
+  };
+}
