@@ -118,6 +118,15 @@ export function toCertificateView(r: CertificateSummaryRow, now: Date): Certific
   };
 }
 
+/** Filters and page of `GET /api/pki/certificates`. */
+export interface CertificateListQuery {
+  kind?: CertificateKind;
+  status?: CertificateStatusFilter;
+  agentId?: string;
+  cursor?: string;
+  limit: number;
+}
+
 export interface RevocationOutcome {
   revoked: Array<{ id: string; fingerprint: string; serialHex: string; signingKeyId: string }>;
   alreadyRevoked: string[];
@@ -249,16 +258,7 @@ export function createCertificates(deps: CertificatesDeps) {
       for (const f of fingerprints) statusCache.delete(f);
     },
 
-    async list(
-      tenantId: string,
-      q: {
-        kind?: CertificateKind;
-        status?: CertificateStatusFilter;
-        agentId?: string;
-        cursor?: string;
-        limit: number;
-      },
-    ) {
+    async list(tenantId: string, q: CertificateListQuery) {
       const now = clock.now();
       const rows = await withTenant(db, tenantId, (tx) =>
         listCertificates(tx, {

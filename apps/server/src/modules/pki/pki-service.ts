@@ -8,7 +8,7 @@ import { createKeyCustody, type CaKeyAlgorithm } from './ca-key-custody.js';
 import {
   createCertificates,
   toCertificateView,
-  type CertificateStatusFilter,
+  type CertificateListQuery,
   type CertificateView,
   type RevocationOutcome,
 } from './certificates-service.js';
@@ -16,7 +16,7 @@ import { createCrlPublisher } from './crl-publisher.js';
 import { createOcspResponder } from './ocsp-responder.js';
 import { getCertificate, type SigningKeyRow } from './pki-queries.js';
 import type { PkiSettings } from './pki-settings.js';
-import type { CertificateKind, PkiService, RevocationListener } from './pki-types.js';
+import type { PkiService, RevocationListener } from './pki-types.js';
 import { createSigningKeys } from './signing-keys-service.js';
 
 export interface PkiDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'keys' | 'logger'> {
@@ -204,16 +204,7 @@ export function createPki(deps: PkiDeps) {
       ocsp.invalidate();
       return keyView((await signingKeys.get(id))!);
     },
-    listCertificates(
-      tenantId: string,
-      q: {
-        kind?: CertificateKind;
-        status?: CertificateStatusFilter;
-        agentId?: string;
-        cursor?: string;
-        limit: number;
-      },
-    ) {
+    listCertificates(tenantId: string, q: CertificateListQuery) {
       return certificates.list(tenantId, q);
     },
     async revoke(actx: AuditContext, id: string, reason: string) {
