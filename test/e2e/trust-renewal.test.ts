@@ -104,11 +104,34 @@ describe('certificate renewal over connection settings', () => {
   });
 
   it('a CSR agent renews itself with a new CSR on its mTLS session; its key never leaves it', async () => {
-    const { agent, first, renewed } = await enrollAndRenew({ csr: true, renewAtFraction: 0.00001 });
+    // The agent asks before the server's own renewal point, so its CSR is what gets answered.
+    const { agent, first, renewed } = await enrollAndRenew({ csr: true, renewAtFraction: 0.000001 });
     await agent.stop({ graceful: false });
     expect(renewed.fingerprint).not.toBe(first.fingerprint);
     expect(renewed.keyOrigin).toBe('csr');
+    expect(renewed.keyPem).not.toBe(first.keyPem);
     expect(await handshake(renewed)).toBe(101);
     expect(await handshake(first)).toBe(401);
+  });
+
+  it('N-8: a CSR agent that never sends a CSR is offered its own key re-certified, with no private key in the offer', async () => {
+    const { agent, first, renewed } = await enrollAndRenew({ csr: true, renewAtFraction: 1000 });
+    await agent.stop({ graceful: false });
+    expect(renewed.fingerprint).not.toBe(first.fingerprint);
+    expect(renewed.keyOrigin).toBe('csr');
+    expect(renewed.keyPem).toBe(first.keyPem);
+    expect(renewed.notAfter.getTime()).toBeGreaterThanOrEqual(first.notAfter.getTime());
+    expect(await handshake(renewed)).toBe(101);
+    expect(await handshake(first)).toBe(401);
+
+    const { rows } = await sql<{ after: any }>`
+      select after from audit_events
+      where action = 'agent.certificate.renew' and after->>'fingerprint' = ${renewed.fingerprint}`.execute(
+      t.server.database.owner,
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.after).toMatchObject({ keyOrigin: 'csr', sameKey: true });
+    const metrics = await fetch(`${t.server.httpUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/ampora_\w*certificates_issued_total\{[^}]*flow="renew-same-key"[^}]*\} [1-9]/);
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -297,5 +298,34 @@ describe('HTTP specifics', () => {
     expect(second?.inbound.fullState).toBe('previous_failure');
     expect(third?.msg.agentDescription).toBeDefined();
     expect(third?.inbound.fullState).toBeUndefined();
+  });
+});
+
+describe('certificates offered without a private key', () => {
+  it('are refused unless they name a key the agent holds: it could never complete a handshake with one', async () => {
+    const a = agent();
+    await a.start();
+    // A certificate for a key this agent never made (openssl, so no code of ours shaped it).
+    const foreignCertPem = execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        '/dev/null',
+        '-subj',
+        '/CN=foreign',
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const offers = create(ConnectionSettingsOffersSchema, {
+      opamp: { destinationEndpoint: server.wsUrl, certificate: { cert: bytes(foreignCertPem) } },
+    });
+    await expect(a.adoptCertificate(offers)).rejects.toThrow(/names none of the keys this agent holds/);
   });
 });

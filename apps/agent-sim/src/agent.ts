@@ -3,7 +3,7 @@
  * status, follows the server's instructions and can inject faults.
  */
 import { EventEmitter } from 'node:events';
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import { createPublicKey, randomBytes as nodeRandomBytes, X509Certificate } from 'node:crypto';
 import {
   AgentCapability as A,
   AgentToServerSchema,
@@ -281,9 +281,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     const certPem = decode(offered.cert);
     if (certPem === this.credentials?.certPem) return false;
     const serverKey = offered.privateKey.length > 0;
-    const keyPem = serverKey ? decode(offered.privateKey) : this.csrKey?.privateKeyPem;
-    if (!keyPem)
-      throw new Error('the offered certificate carries no key and no certificate request is outstanding');
+    const keyPem = serverKey ? decode(offered.privateKey) : this.keyForOfferedCertificate(certPem);
     const next = credentialsOf(certPem, keyPem, decode(offered.caCert), serverKey ? 'server' : 'csr');
     const previous = { ...this.connection };
     const headers = Object.fromEntries(
@@ -306,6 +304,19 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     this.emit('credentials', next);
     this.scheduleRenewal();
     return true;
+  }
+
+  /**
+   * The private key that belongs to a certificate offered without one: the key of an outstanding
+   * CSR, or (a renewal the server started) the key already in use. A certificate for any other key
+   * is refused, as a real agent must: it could never complete a handshake with it.
+   */
+  private keyForOfferedCertificate(certPem: string): string {
+    const offeredKey = new X509Certificate(certPem).publicKey;
+    for (const keyPem of [this.csrKey?.privateKeyPem, this.credentials?.keyPem]) {
+      if (keyPem && createPublicKey(keyPem).equals(offeredKey)) return keyPem;
+    }
+    throw new Error('the offered certificate carries no key and names none of the keys this agent holds');
   }
 
   /** CSR agents renew themselves; server-keyed agents wait for the server's offer. */

@@ -386,11 +386,10 @@ export function createAgentHub(deps: AgentHubDeps) {
     if (identity && trust) {
       const status = inbound.sections.connectionSettingsStatus;
       if (status) trust.settingsStatus(entry.admitted, identity, status);
-      // A CSR agent renews by sending a new CSR; the server never makes its key.
+      // A CSR agent may also renew by sending a CSR itself; one that has not by now gets its key re-certified.
       if (
         !entry.renewal &&
         !entry.enrolledHere &&
-        identity.keyOrigin === 'server' &&
         acceptsSettings &&
         now.getTime() >= identity.renewAt.getTime()
       ) {

@@ -65,7 +65,7 @@ export interface AgentTrust {
     identity: AgentIdentity,
     msg: ValidAgentToServer,
   ): Promise<TrustResult<ConnectionSettingsOffers>>;
-  /** Server-initiated renewal with a server-generated key; undefined when none is to be offered. */
+  /** Server-initiated renewal: a new key for server-keyed agents, the same key re-certified for CSR agents. */
   renew(admitted: Admitted, identity: AgentIdentity): Promise<ConnectionSettingsOffers | undefined>;
   /** The certificate section every OpAMP settings offer to this identity must carry (N-8). */
   currentCertificate(identity: AgentIdentity): { cert: Uint8Array; caCert: Uint8Array } | undefined;

@@ -45,7 +45,7 @@ export function createOpampMetrics(registry: Registry) {
     }),
     certificatesIssued: new Counter({
       name: 'ampora_opamp_agent_certificates_issued_total',
-      help: 'Agent certificates issued over OpAMP, by flow (enroll-csr, enroll-server-key, renew-csr, renew-server-key)',
+      help: 'Agent certificates issued over OpAMP, by flow (enroll-csr, enroll-server-key, renew-csr, renew-same-key, renew-server-key)',
       labelNames: ['flow'],
       registers: [registry],
     }),

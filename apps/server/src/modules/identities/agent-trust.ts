@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import {
   AgentCapability,
   ConnectionSettingsStatuses,
@@ -42,6 +43,7 @@ export interface AgentTrustDeps extends Pick<ServerContext, 'db' | 'clock' | 'id
 }
 
 type Fail = { ok: false; message: string };
+type RenewalFlow = 'renew-csr' | 'renew-same-key' | 'renew-server-key';
 const fail = (message: string): Fail => ({ ok: false, message });
 
 function agentContext(admitted: Admitted, actor: { id: string; name: string }): AuditContext {
@@ -187,6 +189,7 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
     spki: Buffer,
     privateKeyPem: string | undefined,
     origin: 'csr' | 'server',
+    flow: RenewalFlow,
   ): Promise<ConnectionSettingsOffers> {
     const cert = await deps.pki.signAgentCertificate({
       tenantId: identity.tenantId,
@@ -217,12 +220,13 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
             fingerprint: cert.fingerprint,
             serial: cert.serialHex,
             keyOrigin: origin,
+            sameKey: flow === 'renew-same-key',
             notAfter: cert.notAfter.toISOString(),
           },
         },
       );
     });
-    deps.metrics.certificatesIssued.inc({ flow: origin === 'csr' ? 'renew-csr' : 'renew-server-key' });
+    deps.metrics.certificatesIssued.inc({ flow });
     return certificateOffer(admitted.transport, cert, privateKeyPem);
   }
 
@@ -386,12 +390,26 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
         });
         return fail(message);
       }
-      return { ok: true, value: await renewal(admitted, identity, key.spki, undefined, 'csr') };
+      return { ok: true, value: await renewal(admitted, identity, key.spki, undefined, 'csr', 'renew-csr') };
     },
 
     async renew(admitted, identity) {
+      if (identity.keyOrigin === 'csr') {
+        // The agent made its key and the server never holds it, so the new certificate names the
+        // key the agent already has and the offer carries no private key (the spec's CSR-flow
+        // form). An agent that wants a fresh key sends a CSR instead, at any time.
+        const spki = new X509Certificate(identity.certPem).publicKey.export({ type: 'spki', format: 'der' });
+        return renewal(admitted, identity, spki, undefined, 'csr', 'renew-same-key');
+      }
       const key = await generateKeyPairForAgent(deps.serverKey);
-      return renewal(admitted, identity, key.publicKeySpkiDer, key.privateKeyPkcs8Pem, 'server');
+      return renewal(
+        admitted,
+        identity,
+        key.publicKeySpkiDer,
+        key.privateKeyPkcs8Pem,
+        'server',
+        'renew-server-key',
+      );
     },
 
     currentCertificate(identity) {
