@@ -72,6 +72,7 @@ const EXPECTED: Record<string, Rule> = {
   'GET /api/enrollment/pools': 'viewer',
   'POST /api/enrollment/pools': 'operator',
   'DELETE /api/enrollment/pools/:id': 'operator',
+  'POST /api/enrollment/pools/:id/rotate-secret': 'operator',
   'POST /api/enrollment/pools/:id/tokens': 'own-credential',
 };
 /** Third-party routes under a prefix, anonymous by declaration (the API reference page). */

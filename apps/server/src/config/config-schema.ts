@@ -515,6 +515,34 @@ export const ConfigSchema = Type.Object(
           default: 'ecdsa-p256',
           description: 'Key type of the agent keys the server generates for agents that send no CSR.',
         }),
+        expiredTokenGraceDays: Type.Integer({
+          default: 7,
+          minimum: 0,
+          maximum: 365,
+          description:
+            'Days an expired bootstrap token is kept (listed as expired, and refused as `token_expired`) before the sweep deletes it; after that it is refused as unknown.',
+        }),
+        redemptionRetentionDays: Type.Integer({
+          default: 30,
+          minimum: 1,
+          maximum: 3650,
+          description:
+            'Days the record of a redeemed bootstrap token is kept, so that a reuse is refused as `token_already_used` rather than as unknown.',
+        }),
+        sweepIntervalMinutes: Type.Integer({
+          default: 15,
+          minimum: 1,
+          maximum: 10_080,
+          description:
+            'How often, in minutes, the enrollment sweep deletes expired bootstrap tokens and old redemption records.',
+        }),
+        sweepBatchSize: Type.Integer({
+          default: 10_000,
+          minimum: 10,
+          maximum: 100_000,
+          description:
+            'Most expired tokens, and most redemption records, one sweep deletes per tenant; a larger backlog drains over the following sweeps.',
+        }),
       },
       { default: {} },
     ),

@@ -36,6 +36,10 @@ export interface EnrollmentPoolsTable {
   default_group: string | null;
   created_by: string;
   created_at: Timestamp;
+  /** The secret hash a rotation replaced, accepted until `previous_secret_expires_at`. */
+  previous_secret_hash: string | null;
+  previous_secret_expires_at: NullableTimestamp;
+  secret_rotated_at: NullableTimestamp;
 }
 
 export interface AgentIdentitiesTable {

@@ -1,5 +1,6 @@
 import type { ServerContext, ServerModule } from '../../runtime/context.js';
-import { createAuditJobs, scheduleRounds, withJobLock, type Schedule } from './audit-jobs.js';
+import { scheduleRounds, withJobLock, type Schedule } from '../../runtime/scheduled-jobs.js';
+import { createAuditJobs } from './audit-jobs.js';
 import { createAuditMetrics } from './audit-metrics.js';
 import { auditRoutes } from './audit-routes.js';
 import { createAuditService } from './audit-service.js';

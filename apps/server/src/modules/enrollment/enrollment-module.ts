@@ -1,16 +1,57 @@
 import type { ServerContext, ServerModule } from '../../runtime/context.js';
+import { scheduleRounds, withJobLock, type Schedule } from '../../runtime/scheduled-jobs.js';
+import { createEnrollmentJobs, SWEEP_JOB } from './enrollment-jobs.js';
+import { createEnrollmentMetrics } from './enrollment-metrics.js';
 import { enrollmentRoutes } from './enrollment-routes.js';
 import { createEnrollmentService, type EnrollmentService } from './enrollment-service.js';
 
+/** A freshly started server sweeps soon, so replicas restarted often still sweep. */
+const FIRST_ROUND_DELAY_MS = 60_000;
+
 /** Bootstrap tokens and token pools (REST). Redemption happens at the OpAMP endpoint (identities). */
 export function enrollmentModule(ctx: ServerContext): ServerModule & { service: EnrollmentService } {
+  const settings = ctx.config.enrollment;
+  const logger = ctx.logger.child({ component: 'enrollment' });
   const service = createEnrollmentService({
     db: ctx.db,
     clock: ctx.clock,
     ids: ctx.ids,
     audit: ctx.audit,
-    defaultTokenTtlSeconds: ctx.config.enrollment.tokenTtlSeconds,
-    poolTokensPerMinute: ctx.config.enrollment.poolTokensPerMinute,
+    logger,
+    defaultTokenTtlSeconds: settings.tokenTtlSeconds,
+    poolTokensPerMinute: settings.poolTokensPerMinute,
   });
-  return { name: 'enrollment', routes: enrollmentRoutes(service), service };
+  const jobs = createEnrollmentJobs({
+    db: ctx.db,
+    clock: ctx.clock,
+    logger,
+    audit: ctx.audit,
+    metrics: createEnrollmentMetrics(ctx.metrics),
+    sweep: {
+      expiredTokenGraceDays: settings.expiredTokenGraceDays,
+      redemptionRetentionDays: settings.redemptionRetentionDays,
+      batchSize: settings.sweepBatchSize,
+    },
+  });
+  const intervalMs = settings.sweepIntervalMinutes * 60_000;
+  let schedule: Schedule | undefined;
+
+  return {
+    name: 'enrollment',
+    routes: enrollmentRoutes(service),
+    service,
+    start() {
+      schedule = scheduleRounds(
+        SWEEP_JOB,
+        intervalMs,
+        Math.min(FIRST_ROUND_DELAY_MS, intervalMs),
+        () => withJobLock(ctx.db, SWEEP_JOB, jobs.sweepRound),
+        logger,
+      );
+    },
+    async stop() {
+      await schedule?.stop();
+      schedule = undefined;
+    },
+  };
 }

@@ -100,6 +100,7 @@ const POOL_COLUMNS = [
   'default_group',
   'created_by',
   'created_at',
+  'secret_rotated_at',
 ] as const;
 
 export function insertPool(tx: Tx, row: Insertable<DB['enrollment_pools']>) {
@@ -113,9 +114,35 @@ export function listPools(tx: Tx) {
 export function getPool(tx: Tx, id: string) {
   return tx
     .selectFrom('enrollment_pools')
-    .select([...POOL_COLUMNS, 'secret_hash'])
+    .select([...POOL_COLUMNS, 'secret_hash', 'previous_secret_hash', 'previous_secret_expires_at'])
     .where('id', '=', id)
     .executeTakeFirst();
+}
+
+/** Locks the pool row, so that two rotations at once end with one secret and its predecessor. */
+export function getPoolForUpdate(tx: Tx, id: string) {
+  return tx
+    .selectFrom('enrollment_pools')
+    .select([...POOL_COLUMNS, 'secret_hash'])
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export function rotatePoolSecret(
+  tx: Tx,
+  r: { id: string; secretHash: string; previousHash: string; previousExpiresAt: Date; now: Date },
+) {
+  return tx
+    .updateTable('enrollment_pools')
+    .set({
+      secret_hash: r.secretHash,
+      previous_secret_hash: r.previousHash,
+      previous_secret_expires_at: r.previousExpiresAt,
+      secret_rotated_at: r.now,
+    })
+    .where('id', '=', r.id)
+    .executeTakeFirstOrThrow();
 }
 
 export function deletePool(tx: Tx, id: string) {
@@ -127,4 +154,40 @@ export async function poolTenant(db: Q, poolId: string): Promise<string | undefi
     t: string | null;
   }>`select enrollment_pool_tenant(${poolId}::uuid) as t`.execute(db);
   return rows[0]?.t ?? undefined;
+}
+
+/** Deletes up to `limit` of the tenant's tokens that expired before `cutoff`, oldest first. */
+export async function sweepExpiredTokens(tx: Tx, r: { tenantId: string; cutoff: Date; limit: number }) {
+  const { numDeletedRows } = await tx
+    .deleteFrom('enrollment_tokens')
+    .where('tenant_id', '=', r.tenantId)
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('enrollment_tokens')
+        .select('id')
+        .where('tenant_id', '=', r.tenantId)
+        .where('expires_at', '<', r.cutoff)
+        .orderBy('expires_at')
+        .limit(r.limit),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(numDeletedRows);
+}
+
+/** Deletes up to `limit` of the tenant's redemption records made before `cutoff`, oldest first. */
+export async function sweepRedemptions(tx: Tx, r: { tenantId: string; cutoff: Date; limit: number }) {
+  const { numDeletedRows } = await tx
+    .deleteFrom('enrollment_redemptions')
+    .where('tenant_id', '=', r.tenantId)
+    .where('token_hash', 'in', (eb) =>
+      eb
+        .selectFrom('enrollment_redemptions')
+        .select('token_hash')
+        .where('tenant_id', '=', r.tenantId)
+        .where('redeemed_at', '<', r.cutoff)
+        .orderBy('redeemed_at')
+        .limit(r.limit),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(numDeletedRows);
 }

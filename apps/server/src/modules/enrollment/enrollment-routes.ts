@@ -12,6 +12,8 @@ import {
   MintTokenBody,
   PoolIdParams,
   PoolList,
+  RotatedPool,
+  RotateSecretBody,
   TokenList,
 } from './enrollment-schemas.js';
 import type { EnrollmentService } from './enrollment-service.js';
@@ -95,6 +97,28 @@ export function enrollmentRoutes(service: EnrollmentService) {
         schema: { tags: ['enrollment'], summary: 'List token pools', response: { 200: PoolList } },
       },
       async (request) => service.listPools(principalOf(request).tenantId),
+    );
+
+    app.post(
+      '/api/enrollment/pools/:id/rotate-secret',
+      {
+        config: { access: { action: 'token-pools:write' } },
+        schema: {
+          tags: ['enrollment'],
+          summary: "Rotate a token pool's admin secret (the new one is shown only in this answer)",
+          params: IdParams,
+          body: RotateSecretBody,
+          response: { 200: RotatedPool },
+        },
+      },
+      async (request, reply) => {
+        const pool = await service.rotatePoolSecret(
+          auditContext(request),
+          request.params.id,
+          request.body ?? {},
+        );
+        return reply.header('cache-control', 'no-store').send(pool);
+      },
     );
 
     app.delete(

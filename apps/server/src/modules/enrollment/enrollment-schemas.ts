@@ -66,6 +66,7 @@ export const PoolView = Type.Object({
   defaultGroup: Type.Union([Type.String(), Type.Null()]),
   createdBy: Type.String(),
   createdAt: Time,
+  secretRotatedAt: Type.Union([Time, Type.Null()], { description: 'When the admin secret was last rotated' }),
 });
 
 export const CreatedPool = Type.Intersect([
@@ -78,6 +79,32 @@ export const CreatedPool = Type.Intersect([
 ]);
 
 export const PoolList = Type.Object({ items: Type.Array(PoolView) });
+
+export const RotateSecretBody = Type.Object(
+  {
+    graceSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 3600,
+        default: 0,
+        description: 'Seconds the replaced secret keeps minting, so automation can switch over (default 0)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const RotatedPool = Type.Intersect([
+  PoolView,
+  Type.Object({
+    adminSecret: Type.String({
+      description: 'The new admin secret; shown once, stored only as a hash',
+    }),
+    previousSecretValidUntil: Type.Union([Time, Type.Null()], {
+      description: 'Until when the replaced secret still mints; null when it stopped at once',
+    }),
+  }),
+]);
 
 export const MintTokenBody = Type.Object({ label: Type.Optional(Label) }, { additionalProperties: false });
 
