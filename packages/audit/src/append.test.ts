@@ -221,6 +221,35 @@ describe('database-enforced chain links', () => {
     await expect(insert(5, first!.hash)).rejects.toThrow(/does not extend the chain head/);
   });
 
+  it('moves the head onto each stored event, and refuses two events of a tenant in one statement', async () => {
+    const tenant = await createTenant(t.owner, 'advance');
+    const records = await appendMany(t.db, tenant, 2);
+    const head = () =>
+      withTenant(t.db, tenant, (tx) =>
+        tx
+          .selectFrom('audit_chain_heads')
+          .select(['seq', 'hash'])
+          .where('tenant_id', '=', tenant)
+          .executeTakeFirst(),
+      );
+    expect(await head()).toMatchObject({ seq: 2, hash: records[1]!.hash });
+
+    const row = (seq: number, prevHash: string, hash: string) =>
+      sql`(${ids.uuid()}, ${tenant}, ${seq}, 1, ${prevHash}, ${hash}, now(), 'user', 'x', 'x', 'x.y', 'x', 'success')`;
+    const both = withTenant(t.db, tenant, (tx) =>
+      sql`insert into audit_events (id, tenant_id, seq, version, prev_hash, hash, time, actor_kind, actor_id,
+            actor_name, action, entity_type, outcome)
+          values ${row(3, records[1]!.hash, 'd'.repeat(64))}, ${row(4, 'd'.repeat(64), 'e'.repeat(64))}`.execute(
+        tx,
+      ),
+    );
+    await expect(both).rejects.toThrow(/does not extend the chain head/);
+    expect(await head()).toMatchObject({ seq: 2, hash: records[1]!.hash });
+    const [third] = await appendMany(t.db, tenant, 1);
+    expect(third!.seq).toBe(3);
+    expect(await head()).toMatchObject({ seq: 3, hash: third!.hash });
+  });
+
   it('lets the head move only one step onto an existing event', async () => {
     const tenant = await createTenant(t.owner, 'head');
     const records = await appendMany(t.db, tenant, 3);

@@ -27,8 +27,7 @@ export async function appendAuditEvent(tx: Tx, input: NewAuditEvent, deps: Appen
   const unhashed = { ...event, id: deps.ids.uuid(), seq: head.seq + 1, prevHash: head.hash };
   const record: AuditRecord = { ...unhashed, hash: computeRecordHash(unhashed) };
 
-  // Two statements, in this order: the database refuses to move the head onto an event that is
-  // not already stored (a trigger checks), and rows a statement inserts are not visible to it.
+  // The database checks that the event extends the head, and moves the head onto it (triggers).
   await tx
     .insertInto('audit_events')
     .values({
@@ -52,11 +51,6 @@ export async function appendAuditEvent(tx: Tx, input: NewAuditEvent, deps: Appen
       user_agent: record.userAgent,
       request_id: record.requestId,
     })
-    .execute();
-  await tx
-    .updateTable('audit_chain_heads')
-    .set({ seq: record.seq, hash: record.hash })
-    .where('tenant_id', '=', record.tenantId)
     .execute();
   return record;
 }

@@ -150,4 +150,29 @@ describe('software provider', () => {
       verifies(publicKeySpkiDer, 'ecdsa-sha384', await rotatedProvider.sign(keyRef, 'ecdsa-sha384', message)),
     ).toBe(true);
   });
+
+  it('opens a signing key once, however many signatures it makes, and fails the same after a bad reference', async () => {
+    let opens = 0;
+    const counting = {
+      ...protector,
+      open: (...args: Parameters<typeof protector.open>) => {
+        opens++;
+        return protector.open(...args);
+      },
+    };
+    const cached = createSoftwareProvider({ master, protector: counting });
+    const { keyRef, publicKeySpkiDer } = await cached.generateSigningKey({ kty: 'EC', curve: 'P-256' });
+    for (let i = 0; i < 3; i++) {
+      expect(
+        verifies(publicKeySpkiDer, 'ecdsa-sha256', await cached.sign(keyRef, 'ecdsa-sha256', message)),
+      ).toBe(true);
+    }
+    expect(opens).toBe(1);
+    // A tampered reference is another reference: it is opened, and refused, every time.
+    const tampered = keyRef.slice(0, -4) + (keyRef.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+    for (let i = 0; i < 2; i++) {
+      await expect(cached.sign(tampered, 'ecdsa-sha256', message)).rejects.toBeInstanceOf(KeyProtectorError);
+    }
+    expect(opens).toBe(3);
+  });
 });

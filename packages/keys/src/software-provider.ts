@@ -41,6 +41,8 @@ const ALGORITHMS: Record<SignatureAlgorithm, AlgorithmParams> = {
 };
 
 const HASH_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
+/** Signing keys kept open at once: an installation has a handful (Active, Trusted, OCSP, audit). */
+const MAX_OPENED_KEYS = 32;
 
 async function generate(spec: SigningKeySpec): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   if (spec.kty === 'EC' && (spec.curve === 'P-256' || spec.curve === 'P-384')) {
@@ -61,10 +63,20 @@ export function createSoftwareProvider(options: SoftwareProviderOptions): Crypto
   const wrapper = createMasterKeyWrapper(options.master);
   const { protector } = options;
 
+  // Opened signing keys, by sealed reference. Unsealing costs an AES-GCM open and a PKCS#8 parse
+  // on every signature otherwise; a KeyObject keeps the key in OpenSSL's memory, where it sits
+  // during every signature anyway. A rewrap changes the reference, so stale entries age out.
+  const opened = new Map<string, KeyObject>();
+
   async function privateKeyOf(keyRef: string): Promise<KeyObject> {
+    const cached = opened.get(keyRef);
+    if (cached) return cached;
     const der = await protector.open(keyRef, SOFTWARE_SIGNING_KEY_AAD);
     try {
-      return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      if (opened.size >= MAX_OPENED_KEYS) opened.delete(opened.keys().next().value!);
+      opened.set(keyRef, key);
+      return key;
     } finally {
       der.fill(0);
     }

@@ -1,4 +1,4 @@
-import { constants, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { KeyObject, constants, createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { children, readTlv, tlv, sequence, integer, integerFromContent } from './der.js';
@@ -151,14 +151,17 @@ function planFor(algorithm: AlgorithmIdentifier): VerifyPlan {
  */
 export function verifySignature(
   algorithm: AlgorithmIdentifier,
-  spkiDer: Uint8Array,
+  publicKey: Uint8Array | KeyObject,
   data: Uint8Array,
   signature: Uint8Array,
 ): boolean {
   const plan = planFor(algorithm);
-  let key;
+  let key: KeyObject;
   try {
-    key = createPublicKey({ key: Buffer.from(spkiDer), format: 'der', type: 'spki' });
+    key =
+      publicKey instanceof KeyObject
+        ? publicKey
+        : createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
   } catch (cause) {
     throw new PkiError('malformed', 'public key cannot be read', { cause });
   }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instanceUidUri, parseAndVerifyCsr } from './csr.js';
 import { issueLeaf } from './leaf.js';
+import { children, readTlv } from './der.js';
 import { pemDecode, pemEncode } from './encoding.js';
 import { PkiError } from './errors.js';
 import { CA_KINDS, DAY, HOUR, makeCa } from './testing/fixtures.js';
@@ -142,6 +143,39 @@ describe('N-18: parseAndVerifyCsr validates openssl-made requests', () => {
     expectPkiError(() => parseAndVerifyCsr('no pem here'), 'malformed');
     expectPkiError(() => parseAndVerifyCsr(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00])), 'malformed');
     expectPkiError(() => parseAndVerifyCsr(Buffer.alloc(70_000, 0x30)), 'malformed');
+  });
+
+  it('rejects structures that only resemble a request: a certificate, padded bit strings, extra elements', () => {
+    const result = w.openssl(
+      'req',
+      '-x509',
+      ...EC_P256,
+      '-nodes',
+      '-keyout',
+      'cert.key',
+      '-subj',
+      '/CN=x',
+      '-outform',
+      'DER',
+      '-out',
+      'cert.der',
+    );
+    if (result.status !== 0) throw new Error(result.output);
+    expectPkiError(() => parseAndVerifyCsr(readFileSync(w.path('cert.der'))), 'malformed');
+
+    const der = pemDecode(opensslCsr('shape', EC_P256, '/CN=x'));
+    expect(parseAndVerifyCsr(der).subject).toBe('CN=x');
+    const [, , bits] = children(der, readTlv(der, 0));
+    const padded = Buffer.from(der);
+    padded[bits!.contentStart] = 1;
+    expectPkiError(() => parseAndVerifyCsr(padded), 'malformed');
+
+    // One more element inside the outer SEQUENCE (its length grows by the two bytes added).
+    const outer = readTlv(der, 0);
+    const body = Buffer.concat([der.subarray(outer.contentStart, outer.end), Buffer.from([0x05, 0x00])]);
+    const header =
+      body.length < 0x100 ? [0x30, 0x81, body.length] : [0x30, 0x82, body.length >> 8, body.length & 0xff];
+    expectPkiError(() => parseAndVerifyCsr(Buffer.concat([Buffer.from(header), body])), 'malformed');
   });
 });
 

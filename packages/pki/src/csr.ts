@@ -1,12 +1,17 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
-import { CertificationRequest } from '@peculiar/asn1-csr';
-import { Extensions, SubjectAlternativeName, id_ce_subjectAltName } from '@peculiar/asn1-x509';
+import { Attributes } from '@peculiar/asn1-csr';
+import {
+  AlgorithmIdentifier,
+  Extensions,
+  SubjectAlternativeName,
+  id_ce_subjectAltName,
+} from '@peculiar/asn1-x509';
 import { verifySignature } from './algorithms.js';
-import { children, readTlv, slice } from './der.js';
+import { children, readTlv, slice, type Tlv } from './der.js';
 import { toDer, type DerOrPem } from './encoding.js';
 import { PkiError } from './errors.js';
 import { nameField, nameToString } from './names.js';
-import { assertAcceptableKey, type KeyAlgorithm } from './public-key.js';
+import { assertAcceptableKey, publicKeyFromSpki, type KeyAlgorithm } from './public-key.js';
 
 const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const INSTANCE_UID_URI_PREFIX = 'urn:opamp:instance-uid:';
@@ -34,14 +39,27 @@ export function instanceUidUri(instanceUid: string): string {
   return `${INSTANCE_UID_URI_PREFIX}${instanceUid.toLowerCase()}`;
 }
 
-function requestedSans(csr: CertificationRequest): SubjectAlternativeName {
-  const attribute = csr.certificationRequestInfo.attributes.find((a) => a.type === EXTENSION_REQUEST);
+/** The SANs in the request's extensionRequest attribute, if any. */
+function requestedSans(attributes: Attributes): SubjectAlternativeName {
+  const attribute = attributes.find((a) => a.type === EXTENSION_REQUEST);
   const value = attribute?.values[0];
   if (!value) return new SubjectAlternativeName();
   const extension = AsnConvert.parse(value, Extensions).find((e) => e.extnID === id_ce_subjectAltName);
   return extension
     ? AsnConvert.parse(extension.extnValue, SubjectAlternativeName)
     : new SubjectAlternativeName();
+}
+
+/**
+ * `attributes [0] IMPLICIT SET OF Attribute`, retagged for the schema class, which (like the
+ * library's own CertificationRequestInfo) declares it as a SEQUENCE: the items decode the same.
+ */
+function attributesOf(der: Buffer, tlv: Tlv | undefined): Attributes {
+  if (!tlv || tlv.contentStart === tlv.end) return new Attributes();
+  if (tlv.tag !== 0xa0) throw new RangeError('CertificationRequestInfo: unexpected element');
+  const retagged = Buffer.from(slice(der, tlv));
+  retagged[0] = 0x30;
+  return AsnConvert.parse(retagged, Attributes);
 }
 
 /**
@@ -77,31 +95,45 @@ function instanceUidOf(uris: readonly string[], subjectDer: Buffer): string | un
 export function parseAndVerifyCsr(input: DerOrPem): VerifiedCsr {
   const der = toDer(input, 'CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST');
   if (der.length > MAX_CSR_BYTES) throw new PkiError('malformed', 'CSR is too large');
-  let csr: CertificationRequest;
+  // The request is read straight from its DER: the signature covers the exact bytes of the
+  // CertificationRequestInfo, and only the small pieces that need a schema go through one.
   let infoDer: Buffer;
   let subjectDer: Buffer;
   let spkiDer: Buffer;
+  let signatureAlgorithm: AlgorithmIdentifier;
+  let signature: Buffer;
+  let attributes: Tlv | undefined;
   try {
     const outer = readTlv(der, 0);
     if (outer.tag !== 0x30 || outer.end !== der.length) throw new RangeError('not a single SEQUENCE');
-    const [info] = children(der, outer);
-    if (!info) throw new RangeError('no CertificationRequestInfo');
-    const [, subject, spki] = children(der, info);
-    if (!subject || !spki) throw new RangeError('CertificationRequestInfo too short');
+    const parts = children(der, outer);
+    const [info, algorithm, bits] = parts;
+    if (parts.length !== 3 || info?.tag !== 0x30 || algorithm?.tag !== 0x30 || bits?.tag !== 0x03)
+      throw new RangeError('not a CertificationRequest');
+    const fields = children(der, info);
+    const [version, subject, spki] = fields;
+    if (version?.tag !== 0x02 || subject?.tag !== 0x30 || spki?.tag !== 0x30 || fields.length > 4)
+      throw new RangeError('not a CertificationRequestInfo');
+    attributes = fields[3];
     infoDer = slice(der, info);
     subjectDer = slice(der, subject);
     spkiDer = slice(der, spki);
-    csr = AsnConvert.parse(der, CertificationRequest);
+    signatureAlgorithm = AsnConvert.parse(slice(der, algorithm), AlgorithmIdentifier);
+    // A BIT STRING's first content byte counts unused bits; a signature has none.
+    if (bits.end - bits.contentStart < 2 || der[bits.contentStart] !== 0)
+      throw new RangeError('signature is not a whole number of bytes');
+    signature = der.subarray(bits.contentStart + 1, bits.end);
   } catch (cause) {
     throw new PkiError('malformed', 'not a PKCS#10 certification request', { cause });
   }
-  const valid = verifySignature(csr.signatureAlgorithm, spkiDer, infoDer, new Uint8Array(csr.signature));
+  const publicKey = publicKeyFromSpki(spkiDer);
+  const valid = verifySignature(signatureAlgorithm, publicKey, infoDer, signature);
   if (!valid) throw new PkiError('bad_signature', 'CSR signature does not verify');
-  const keyAlgorithm = assertAcceptableKey(spkiDer);
+  const keyAlgorithm = assertAcceptableKey(publicKey);
 
   let sans: SubjectAlternativeName;
   try {
-    sans = requestedSans(csr);
+    sans = requestedSans(attributesOf(der, attributes));
   } catch (cause) {
     throw new PkiError('malformed', 'CSR extension request cannot be parsed', { cause });
   }
@@ -112,7 +144,7 @@ export function parseAndVerifyCsr(input: DerOrPem): VerifiedCsr {
     subjectDer,
     publicKeySpkiDer: spkiDer,
     keyAlgorithm,
-    signatureAlgorithmOid: csr.signatureAlgorithm.algorithm,
+    signatureAlgorithmOid: signatureAlgorithm.algorithm,
     ...(instanceUid ? { instanceUid } : {}),
     requestedSans: {
       uris,

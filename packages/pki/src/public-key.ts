@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { KeyObject, createHash, createPublicKey } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { PkiError } from './errors.js';
@@ -28,8 +28,8 @@ export function spkiOf(key: KeyObject): Buffer {
   return publicKey.export({ type: 'spki', format: 'der' });
 }
 
-export function describePublicKey(spkiDer: Uint8Array): KeyAlgorithm {
-  const key = publicKeyFromSpki(spkiDer);
+export function describePublicKey(publicKey: Uint8Array | KeyObject): KeyAlgorithm {
+  const key = publicKey instanceof KeyObject ? publicKey : publicKeyFromSpki(publicKey);
   const details = key.asymmetricKeyDetails ?? {};
   switch (key.asymmetricKeyType) {
     case 'ec': {
@@ -58,10 +58,10 @@ const MAX_RSA_BITS = 8192;
  * held by Vault Transit), because agent TLS stacks do not reliably support it.
  */
 export function assertAcceptableKey(
-  spkiDer: Uint8Array,
+  publicKey: Uint8Array | KeyObject,
   options: { allowEd25519?: boolean } = {},
 ): KeyAlgorithm {
-  const algorithm = describePublicKey(spkiDer);
+  const algorithm = describePublicKey(publicKey);
   if (algorithm.type === 'rsa' && (algorithm.bits < 2048 || algorithm.bits > MAX_RSA_BITS)) {
     throw new PkiError(
       'weak_key',
