@@ -104,14 +104,35 @@ describe('certificate renewal over connection settings', () => {
   });
 
   it('a CSR agent renews itself with a new CSR on its mTLS session; its key never leaves it', async () => {
-    // The agent asks before the server's own renewal point, so its CSR is what gets answered.
-    const { agent, first, renewed } = await enrollAndRenew({ csr: true, renewAtFraction: 0.000001 });
+    // Here the server's renewal point has passed too, so its own offer (the same key, re-certified)
+    // may come first; the agent's CSR is then answered on the next session. Either way the agent
+    // ends up with a certificate for a key it made.
+    const agent = t.sim({
+      bootstrapToken: await t.issueToken('renewal'),
+      csr: true,
+      renewAtFraction: 0.000001,
+    });
+    const seen: AgentCredentials[] = [];
+    const rekeyed = new Promise<AgentCredentials>((resolve) =>
+      agent.on('credentials', (c) => {
+        seen.push(c);
+        if (seen.length > 1 && c.keyPem !== seen[0]!.keyPem) resolve(c);
+      }),
+    );
+    await agent.start();
+    const renewed = await rekeyed;
     await agent.stop({ graceful: false });
+    const first = seen[0]!;
     expect(renewed.fingerprint).not.toBe(first.fingerprint);
     expect(renewed.keyOrigin).toBe('csr');
-    expect(renewed.keyPem).not.toBe(first.keyPem);
     expect(await handshake(renewed)).toBe(101);
     expect(await handshake(first)).toBe(401);
+    const { rows } = await sql<{ after: any }>`
+      select after from audit_events
+      where action = 'agent.certificate.renew' and after->>'fingerprint' = ${renewed.fingerprint}`.execute(
+      t.server.database.owner,
+    );
+    expect(rows[0]?.after).toMatchObject({ keyOrigin: 'csr', sameKey: false });
   });
 
   it('N-8: a CSR agent that never sends a CSR is offered its own key re-certified, with no private key in the offer', async () => {
