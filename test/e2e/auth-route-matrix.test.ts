@@ -16,9 +16,9 @@ import { TestIdp } from '../support/oidc-provider.js';
 /**
  * The whole route table × every role. The expectation below is written by hand from the product's
  * role description (Viewer browses; Operator authors, rolls out, manages tokens and moves agents;
- * Admin handles PKI keys, KMS, tenants, identity, policies and the audit archive), not derived from
- * the server's own tables. A registered route missing here, or an entry here that is not
- * registered, fails the test: every new route must take a position in this table.
+ * Admin handles PKI keys and their approvals, KMS, tenants, identity, policies and the audit
+ * archive), not derived from the server's own tables. A registered route missing here, or an entry
+ * here that is not registered, fails the test: every new route must take a position in this table.
  */
 /**
  * `own-credential`: declared anonymous to the access layer because the route checks a credential
@@ -61,10 +61,17 @@ const EXPECTED: Record<string, Rule> = {
   'GET /api/pki/signing-keys': 'viewer',
   'POST /api/pki/signing-keys/rotate': 'admin',
   'POST /api/pki/signing-keys/import': 'admin',
+  'POST /api/pki/signing-keys/:id/activate': 'admin',
   'POST /api/pki/signing-keys/:id/retire': 'admin',
   'GET /api/pki/certificates': 'viewer',
   'POST /api/pki/certificates/:id/revoke': 'operator',
   'POST /api/pki/certificates/revoke': 'operator',
+  // Approvals (four eyes): the queue and its decisions are Admin, like the changes they hold
+  'GET /api/approvals': 'admin',
+  'GET /api/approvals/:id': 'admin',
+  'POST /api/approvals/:id/approve': 'admin',
+  'POST /api/approvals/:id/reject': 'admin',
+  'POST /api/approvals/:id/cancel': 'admin',
   // Enrollment: Operators issue and revoke bootstrap tokens and token pools; Viewers list them
   'GET /api/enrollment/tokens': 'viewer',
   'POST /api/enrollment/tokens': 'operator',

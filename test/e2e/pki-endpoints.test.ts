@@ -5,6 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson, jsonPost } from '../support/http.js';
+import {
+  API_RESOURCE,
+  ScriptedBrowser,
+  signIn,
+  startServerWithIdp,
+  type AuthServer,
+} from '../support/oidc-provider.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 /**
@@ -53,14 +60,19 @@ interface Issued {
   signingKeyId: string;
 }
 
-async function issueAgent(server: ServerProcess, agentId: string, tenantId?: string): Promise<Issued> {
+async function issueAgent(
+  server: ServerProcess,
+  agentId: string,
+  tenantId?: string,
+  headers: Record<string, string> = {},
+): Promise<Issued> {
   const publicKeyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' })
     .publicKey.export({ format: 'pem', type: 'spki' })
     .toString();
   const res = await api<Issued>(
     server,
     '/api/_test/pki/agent-certificates',
-    jsonPost({ agentId, publicKeyPem, ...(tenantId ? { tenantId } : {}) }),
+    jsonPost({ agentId, publicKeyPem, ...(tenantId ? { tenantId } : {}) }, headers),
   );
   expect(res.status).toBe(201);
   return res.body;
@@ -301,19 +313,66 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
   });
 });
 
-describe('signing keys: rotation, retirement and import', () => {
+/**
+ * Key changes need two people, so this part runs with a real identity provider: Ada (the first
+ * user, signed in through the browser, with a PAT she issued) requests, Bob approves.
+ */
+describe('signing keys: rotation and import approved by a second Admin, retirement', () => {
+  let env: AuthServer;
   let server: ServerProcess;
   let w: Workdir;
+  const tokens: Record<'ada' | 'bob' | 'adaPat', string> = { ada: '', bob: '', adaPat: '' };
 
   beforeAll(async () => {
-    server = await startServerProcess(START_ENV);
+    env = await startServerWithIdp({ env: { AMPORA_TEST_HOOKS_ENABLED: 'true' } });
+    server = env.server;
+    env.idp.setAccount('ada', { name: 'Ada' });
+    const browser = new ScriptedBrowser();
+    const signed = await signIn(browser, server.httpUrl, 'ada');
+    expect(signed.body.role).toBe('admin');
+    const pat = await browser.request(`${server.httpUrl}/api/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': signed.csrf! },
+      body: JSON.stringify({ name: 'ada-automation', role: 'admin' }),
+    });
+    expect(pat.status).toBe(201);
+    tokens.adaPat = ((await pat.json()) as { token: string }).token;
+    const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+    for (const [sub, name] of [
+      ['ada', 'Ada'],
+      ['bob', 'Bob'],
+    ] as const) {
+      tokens[sub] = await env.idp.sign(
+        { sub, name, 'ampora:role': 'admin' },
+        { audience: API_RESOURCE, expiresAt },
+      );
+    }
     w = workdir();
     await trustBundle(server);
   }, 90_000);
   afterAll(async () => {
-    await server?.stop();
+    await env?.close();
     w?.remove();
   });
+
+  const as = (who: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[who]}` });
+  const post = (who: keyof typeof tokens, body?: unknown): RequestInit =>
+    body === undefined ? { method: 'POST', headers: as(who) } : jsonPost(body, as(who));
+  const issue = (agentId: string) => issueAgent(server, agentId, undefined, as('ada'));
+
+  interface Proposed {
+    key: { id: string; state: string };
+    approval: { id: string; status: string };
+  }
+
+  /** Bob approves what Ada asked for; the answer is the approved request. */
+  async function approvedByBob(proposed: { status: number; body: Proposed }) {
+    expect(proposed.status).toBe(202);
+    expect(proposed.body).toMatchObject({ key: { state: 'draft' }, approval: { status: 'pending' } });
+    const approved = await api(server, `/api/approvals/${proposed.body.approval.id}/approve`, post('bob'));
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ status: 'approved', decidedBy: { id: 'bob' } });
+  }
 
   const verify = async (certPem: string, keyId: string, bundle: string) => {
     w.write('leaf.pem', certPem);
@@ -322,23 +381,41 @@ describe('signing keys: rotation, retirement and import', () => {
     return w.openssl('verify', '-CAfile', 'bundle.pem', '-crl_check', '-CRLfile', 'crl.pem', 'leaf.pem');
   };
 
-  it('rotation keeps earlier certificates valid; retirement removes the key from the bundle', async () => {
-    const old = await issueAgent(server, 'before-rotation');
-    const rotated = await api(server, '/api/pki/signing-keys/rotate', jsonPost({}));
-    expect(rotated.status).toBe(201);
-    expect(rotated.body).toMatchObject({ state: 'active', source: 'generated', keySpec: 'ecdsa-p256' });
+  it('rotation waits for a second Admin, keeps earlier certificates valid; retirement removes a key', async () => {
+    const old = await issue('before-rotation');
+    const rotated = await api<Proposed>(server, '/api/pki/signing-keys/rotate', post('ada', {}));
+    expect(rotated.status).toBe(202);
+    expect(rotated.body).toMatchObject({
+      key: { state: 'draft', source: 'generated', keySpec: 'ecdsa-p256' },
+      approval: { status: 'pending', kind: 'pki.signing-key.activate', requestedBy: { id: 'ada' } },
+    });
+    const newKeyId = rotated.body.key.id;
+
+    // Until approved, the Draft is nowhere: not in the bundle, not signing.
+    expect(certCount((await text(server, '/pki/trust-bundle.pem')).body)).toBe(1);
+    expect((await issue('while-pending')).signingKeyId).toBe(old.signingKeyId);
+    // Ada cannot approve her own request, neither herself nor through her PAT.
+    for (const who of ['ada', 'adaPat'] as const) {
+      const self = await api(server, `/api/approvals/${rotated.body.approval.id}/approve`, post(who));
+      expect(self.status).toBe(403);
+      expect(self.body.type).toMatch(/\/self-approval$/);
+    }
+    await approvedByBob(rotated);
 
     const bundle = (await text(server, '/pki/trust-bundle.pem')).body;
     expect(certCount(bundle)).toBe(2);
     expect((await verify(old.certPem, old.signingKeyId, bundle)).output).toContain('leaf.pem: OK');
-    const fresh = await issueAgent(server, 'after-rotation');
-    expect(fresh.signingKeyId).toBe(rotated.body.id);
+    const fresh = await issue('after-rotation');
+    expect(fresh.signingKeyId).toBe(newKeyId);
     expect((await verify(fresh.certPem, fresh.signingKeyId, bundle)).output).toContain('leaf.pem: OK');
 
-    const keys = await api<{ items: Array<{ id: string; state: string }> }>(server, '/api/pki/signing-keys');
+    const keys = await api<{ items: Array<{ id: string; state: string }> }>(server, '/api/pki/signing-keys', {
+      headers: as('bob'),
+    });
     expect(keys.body.items.find((k) => k.id === old.signingKeyId)?.state).toBe('trusted');
+    expect(keys.body.items.find((k) => k.id === newKeyId)?.state).toBe('active');
 
-    const retired = await api(server, `/api/pki/signing-keys/${old.signingKeyId}/retire`, { method: 'POST' });
+    const retired = await api(server, `/api/pki/signing-keys/${old.signingKeyId}/retire`, post('ada'));
     expect(retired.status).toBe(200);
     expect(retired.body).toMatchObject({ state: 'retired' });
     const after = (await text(server, '/pki/trust-bundle.pem')).body;
@@ -346,7 +423,7 @@ describe('signing keys: rotation, retirement and import', () => {
     const refused = await verify(old.certPem, old.signingKeyId, after);
     expect(refused.status).not.toBe(0);
 
-    const active = await api(server, `/api/pki/signing-keys/${rotated.body.id}/retire`, { method: 'POST' });
+    const active = await api(server, `/api/pki/signing-keys/${newKeyId}/retire`, post('ada'));
     expect(active.status).toBe(409);
   });
 
@@ -376,16 +453,20 @@ describe('signing keys: rotation, retirement and import', () => {
     ).toBe(0);
     const certPem = readFileSync(w.path('ext.pem'), 'utf8');
     const keyPem = readFileSync(w.path('ext.key'), 'utf8');
-    const imported = await api(server, '/api/pki/signing-keys/import', jsonPost({ certPem, keyPem }));
-    expect(imported.status).toBe(201);
-    expect(imported.body).toMatchObject({
-      state: 'active',
+    const imported = await api<Proposed>(
+      server,
+      '/api/pki/signing-keys/import',
+      post('ada', { certPem, keyPem }),
+    );
+    expect(imported.body.key).toMatchObject({
+      state: 'draft',
       source: 'imported',
       subject: 'CN=External Agent CA, O=Example',
     });
+    await approvedByBob(imported);
 
-    const agent = await issueAgent(server, 'under-external');
-    expect(agent.signingKeyId).toBe(imported.body.id);
+    const agent = await issue('under-external');
+    expect(agent.signingKeyId).toBe(imported.body.key.id);
     expect((await verify(agent.certPem, agent.signingKeyId, certPem)).output).toContain('leaf.pem: OK');
     w.write('ext-ca.pem', certPem);
     w.write('agent-ext.pem', agent.certPem);
@@ -440,48 +521,66 @@ describe('signing keys: rotation, retirement and import', () => {
     ).toBe(0);
     const pkcs12 = readFileSync(w.path('ca.p12')).toString('base64');
 
-    const wrong = await api(server, '/api/pki/signing-keys/import', jsonPost({ pkcs12, password: 'nope' }));
+    const wrong = await api(
+      server,
+      '/api/pki/signing-keys/import',
+      post('ada', { pkcs12, password: 'nope' }),
+    );
     expect(wrong.status).toBe(400);
     const mismatched = await api(
       server,
       '/api/pki/signing-keys/import',
-      jsonPost({
+      post('ada', {
         certPem: readFileSync(w.path('p12.pem'), 'utf8'),
         keyPem: readFileSync(w.path('ext.key'), 'utf8'),
       }),
     );
     expect(mismatched.status).toBe(400);
 
-    const ok = await api(
+    const ok = await api<Proposed>(
       server,
       '/api/pki/signing-keys/import',
-      jsonPost({ pkcs12, password: 's3cret-p12' }),
+      post('adaPat', { pkcs12, password: 's3cret-p12' }),
     );
-    expect(ok.status).toBe(201);
-    expect(ok.body).toMatchObject({ state: 'active', source: 'imported', keySpec: 'rsa-3072' });
-    const agent = await issueAgent(server, 'under-p12');
+    expect(ok.body.key).toMatchObject({ state: 'draft', source: 'imported', keySpec: 'rsa-3072' });
+    // Requested through Ada's PAT: still Ada's request, so still not hers to approve.
+    const self = await api(server, `/api/approvals/${ok.body.approval.id}/approve`, post('ada'));
+    expect(self.status).toBe(403);
+    await approvedByBob(ok);
+    const agent = await issue('under-p12');
     expect(
       (await verify(agent.certPem, agent.signingKeyId, readFileSync(w.path('p12.pem'), 'utf8'))).output,
     ).toContain('leaf.pem: OK');
   });
 
-  it('audits rotation, import, retirement and revocation, without any secret', async () => {
-    const agent = await issueAgent(server, 'audited');
-    expect((await api(server, `/api/pki/certificates/${agent.id}/revoke`, jsonPost({}))).status).toBe(200);
+  it('audits rotation, import, approvals, retirement and revocation, without any secret', async () => {
+    const agent = await issue('audited');
+    expect((await api(server, `/api/pki/certificates/${agent.id}/revoke`, post('ada', {}))).status).toBe(200);
     const events = await server.database.owner
       .selectFrom('audit_events')
-      .select(['action', 'actor_kind', 'before', 'after'])
+      .select(['action', 'actor_kind', 'actor_id', 'outcome', 'before', 'after'])
       .execute();
     const actions = events.map((e) => e.action);
     for (const action of [
       'pki.signing-key.bootstrap',
       'pki.signing-key.rotate',
       'pki.signing-key.import',
+      'approval.request.create',
+      'approval.request.approve',
+      'pki.signing-key.activate',
       'pki.signing-key.retire',
       'pki.certificate.revoke',
     ]) {
       expect(actions).toContain(action);
     }
+    const approvals = events.filter((e) => e.action === 'approval.request.approve');
+    expect(approvals.filter((e) => e.outcome === 'success').every((e) => e.actor_id === 'bob')).toBe(true);
+    expect(
+      approvals
+        .filter((e) => e.outcome === 'denied')
+        .map((e) => e.actor_kind)
+        .sort(),
+    ).toEqual(['pat', 'user', 'user']);
     const text = JSON.stringify(events);
     expect(text).not.toContain('PRIVATE KEY');
     expect(text).not.toContain('s3cret-p12');

@@ -76,6 +76,12 @@ export const ACTIONS = {
   'lint-rules:write': admin,
   'gitops:read': viewer,
   'gitops:write': admin,
+  // Approvals (four eyes): the second person's decision on a change that needs one (activating a
+  // signing key today). Requests are made by the action that changes the entity (e.g.
+  // pki:keys:write); these cover the queue itself, and cancelling is for the requester only.
+  'approvals:read': admin,
+  'approvals:decide': admin,
+  'approvals:cancel': admin,
   // Tenancy and identity
   'tenants:read': viewer,
   'tenants:write': admin,

@@ -1,4 +1,5 @@
 import type { AgentTables } from './agents.js';
+import type { ApprovalTables } from './approvals.js';
 import type { AuditTables } from './audit.js';
 import type { AuthTables } from './auth.js';
 import type { CoreTables } from './core.js';
@@ -11,4 +12,12 @@ import type { PkiTables } from './pki.js';
  * and adds its interface to this list, so that one `Kysely<DB>` types every query.
  */
 export interface DB
-  extends CoreTables, AgentTables, KeyTables, AuditTables, AuthTables, PkiTables, EnrollmentTables {}
+  extends
+    CoreTables,
+    AgentTables,
+    KeyTables,
+    AuditTables,
+    AuthTables,
+    PkiTables,
+    EnrollmentTables,
+    ApprovalTables {}

@@ -8,7 +8,7 @@ import { createOidcClient } from './oidc-client.js';
 import { createPatsService } from './pats-service.js';
 import { createSessionCookies } from './session-cookies.js';
 import { createSessionsService } from './sessions-service.js';
-import { createUsersService } from './users-service.js';
+import { createUsersService, type UsersService } from './users-service.js';
 
 /**
  * Operator identity. With an identity provider configured (`AMPORA_AUTH_OIDC_ISSUER`), this module
@@ -16,7 +16,12 @@ import { createUsersService } from './users-service.js';
  * PATs. Without one, its routes still exist (sign-in answers 404) and the composition root falls
  * back to deny-all, or to the local-development principal when that is explicitly allowed.
  */
-export function authModule(ctx: ServerContext): ServerModule {
+export interface AuthModule extends ServerModule {
+  /** Who the person behind a principal is, for other modules (four-eyes approvals). */
+  users: Pick<UsersService, 'subjectOf'>;
+}
+
+export function authModule(ctx: ServerContext): AuthModule {
   const settings = resolveAuthSettings(ctx.config, ctx.httpPort);
   const { db, clock, ids, audit, logger } = ctx;
   const users = createUsersService({
@@ -35,7 +40,7 @@ export function authModule(ctx: ServerContext): ServerModule {
 
   if (!settings) {
     const routes = authRoutes({ db, clock, keys: ctx.keys, audit });
-    return { name: 'auth', routes: both(routes, admin) };
+    return { name: 'auth', routes: both(routes, admin), users };
   }
 
   const oidc = createOidcClient(settings, { clock, logger: logger.child({ component: 'oidc' }) });
@@ -70,7 +75,7 @@ export function authModule(ctx: ServerContext): ServerModule {
     absoluteTimeoutSeconds: Math.floor(settings.absoluteTimeoutMs / 1000),
   };
   const routes = authRoutes({ db, clock, keys: ctx.keys, audit, login });
-  return { name: 'auth', routes: both(routes, admin), accessControl };
+  return { name: 'auth', routes: both(routes, admin), accessControl, users };
 }
 
 function both(

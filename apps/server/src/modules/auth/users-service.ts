@@ -1,6 +1,7 @@
 import { DEFAULT_TENANT_ID, withTenant, type Clock, type Database, type IdSource, type Tx } from '@ampora/db';
 import { rolesFromClaims, tenantFromClaims, type Role } from '@ampora/authz';
 import { problems } from '../../http/problem.js';
+import type { Principal } from '../../http/principal.js';
 import type { AuditContext, AuditRecorder } from '../audit/audit-recorder.js';
 import {
   claimFirstUser,
@@ -201,6 +202,19 @@ export function createUsersService(deps: UsersServiceDeps) {
         if (!role) throw new LoginRefusedError('no-role', tenantId);
         return { sub, role, userId: user?.id };
       });
+    },
+
+    /**
+     * The IdP subject of the person acting: a user's own, and for a PAT the subject of the user who
+     * issued it (four-eyes approvals compare people, not credentials). Undefined when unknown.
+     */
+    async subjectOf(principal: Principal): Promise<string | undefined> {
+      if (principal.kind === 'user') return principal.id;
+      if (principal.kind !== 'pat' || !principal.userId) return undefined;
+      const issuer = await withTenant(deps.db, principal.tenantId, (tx) =>
+        findUserById(tx, principal.userId!),
+      );
+      return issuer?.sub;
     },
 
     async list(tenantId: string) {

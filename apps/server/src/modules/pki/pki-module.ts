@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createSoftwareProvider } from '@ampora/keys';
 import type { ServerContext, ServerModule } from '../../runtime/context.js';
+import type { ApprovalsService } from '../approvals/approvals-service.js';
 import { pkiPublicRoutes } from './pki-public-routes.js';
 import { pkiRoutes } from './pki-routes.js';
 import { createPki, type Pki } from './pki-service.js';
@@ -17,7 +18,7 @@ export interface PkiModule extends ServerModule {
 /** How often the maintenance round runs; CRLs are republished well before their nextUpdate. */
 const MAX_ROUND_MS = 60_000;
 
-export function pkiModule(ctx: ServerContext): PkiModule {
+export function pkiModule(ctx: ServerContext, deps: { approvals: ApprovalsService }): PkiModule {
   // The software provider seals keys through the key protector. Its own wrapKey/unwrapKey (which
   // is what its `master` is for) is never used here, so it gets a derived key rather than the
   // master key itself. A KMS/HSM provider, once configured, takes the `provider` slot.
@@ -32,7 +33,10 @@ export function pkiModule(ctx: ServerContext): PkiModule {
     settings,
     provider: software,
     software,
+    approvals: deps.approvals,
   });
+  // Activating a signing key needs a second Admin: the approvals module calls back here.
+  deps.approvals.register(pki.activationHandler);
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
 
@@ -42,7 +46,7 @@ export function pkiModule(ctx: ServerContext): PkiModule {
     pki,
     async routes(app: FastifyInstance) {
       await app.register(pkiPublicRoutes(pki));
-      await app.register(pkiRoutes(pki));
+      await app.register(pkiRoutes(pki, deps.approvals));
       if (ctx.config.testHooks.enabled) await app.register(pkiTestRoutes(pki, ctx.db));
     },
     async start() {

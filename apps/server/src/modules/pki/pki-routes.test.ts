@@ -31,7 +31,7 @@ const headerAccess: AccessControl = {
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  const { pki, clock } = testPki({ db: t.db });
+  const { pki, approvals, clock } = testPki({ db: t.db });
   await pki.ready();
   app = await build({
     config: loadConfig({}),
@@ -47,7 +47,7 @@ beforeAll(async () => {
           declared.push({ method: String(r.method), url: r.url, access: r.config?.access });
         });
         await a.register(pkiPublicRoutes(pki));
-        await a.register(pkiRoutes(pki));
+        await a.register(pkiRoutes(pki, approvals));
       },
     ],
     access: () => headerAccess,
@@ -106,8 +106,12 @@ describe('PKI route rules', () => {
     const rotated = await call('POST', '/api/pki/signing-keys/rotate', 'admin', {
       keyAlgorithm: 'ecdsa-p256',
     });
-    expect(rotated.statusCode).toBe(201);
-    expect(rotated.json()).toMatchObject({ state: 'active' });
+    expect(rotated.statusCode).toBe(202);
+    expect(rotated.json()).toMatchObject({
+      key: { state: 'draft' },
+      approval: { status: 'pending', kind: 'pki.signing-key.activate' },
+    });
+    expect(rotated.json().approval.entity.id).toBe(rotated.json().key.id);
   });
 
   it('validates bodies and answers problem+json', async () => {

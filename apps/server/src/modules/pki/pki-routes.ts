@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Type from 'typebox';
 import { principalOf } from '../../http/principal.js';
+import { approvalActor } from '../approvals/approvals-routes.js';
+import type { ApprovalsService } from '../approvals/approvals-service.js';
 import { requestAuditContext } from '../audit/audit-recorder.js';
 import type { Pki } from './pki-service.js';
 import {
@@ -12,6 +14,7 @@ import {
   CertificateList,
   ImportBody,
   ListCertificatesQuery,
+  ProposedSigningKey,
   RevokeBody,
   RotateBody,
   SigningKey,
@@ -19,8 +22,11 @@ import {
   SigningKeyList,
 } from './pki-schemas.js';
 
+const AWAITING_APPROVAL =
+  'The key is stored as a Draft and signs nothing until another Admin of the tenant approves the returned request (`POST /api/approvals/{id}/approve`); then it becomes Active and the current Active key becomes Trusted.';
+
 /** The operator API of the CA: signing keys (Admin) and certificates (read: Viewer, revoke: Operator). */
-export function pkiRoutes(pki: Pki) {
+export function pkiRoutes(pki: Pki, approvals: Pick<ApprovalsService, 'actor'>) {
   return async function routes(fastify: FastifyInstance) {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const audit = (request: Parameters<typeof principalOf>[0]) =>
@@ -45,14 +51,15 @@ export function pkiRoutes(pki: Pki) {
         config: { access: { action: 'pki:keys:write' } },
         schema: {
           tags: ['pki'],
-          summary: 'Generate a new Active signing key; the current one becomes Trusted',
+          summary: 'Generate a new signing key as a Draft, awaiting a second Admin to activate it',
+          description: AWAITING_APPROVAL,
           body: Type.Optional(RotateBody),
-          response: { 201: SigningKey },
+          response: { 202: ProposedSigningKey },
         },
       },
       async (request, reply) => {
-        const key = await pki.rotate(audit(request), request.body?.keyAlgorithm);
-        return reply.code(201).send(key);
+        const actor = await approvalActor(approvals, request);
+        return reply.code(202).send(await pki.rotate(actor, request.body?.keyAlgorithm));
       },
     );
 
@@ -62,9 +69,10 @@ export function pkiRoutes(pki: Pki) {
         config: { access: { action: 'pki:keys:write' } },
         schema: {
           tags: ['pki'],
-          summary: 'Import an external CA (PEM key and chain, or PKCS#12) as the Active signing key',
+          summary: 'Import an external CA (PEM key and chain, or PKCS#12) as a Draft awaiting approval',
+          description: AWAITING_APPROVAL,
           body: ImportBody,
-          response: { 201: SigningKey },
+          response: { 202: ProposedSigningKey },
         },
       },
       async (request, reply) => {
@@ -77,8 +85,27 @@ export function pkiRoutes(pki: Pki) {
                 keyPem: body.keyPem,
                 ...(body.keyPassphrase !== undefined ? { keyPassphrase: body.keyPassphrase } : {}),
               };
-        const key = await pki.importCa(audit(request), input);
-        return reply.code(201).send(key);
+        const actor = await approvalActor(approvals, request);
+        return reply.code(202).send(await pki.importCa(actor, input));
+      },
+    );
+
+    app.post(
+      '/api/pki/signing-keys/:id/activate',
+      {
+        config: { access: { action: 'pki:keys:activate' } },
+        schema: {
+          tags: ['pki'],
+          summary:
+            'Ask again for the activation of a Draft key whose earlier request was rejected or cancelled',
+          description: `${AWAITING_APPROVAL} 409 when the key is not a Draft or a request is already pending.`,
+          params: Type.Object({ id: SigningKeyId }),
+          response: { 202: ProposedSigningKey },
+        },
+      },
+      async (request, reply) => {
+        const actor = await approvalActor(approvals, request);
+        return reply.code(202).send(await pki.requestActivation(actor, request.params.id));
       },
     );
 
@@ -88,7 +115,9 @@ export function pkiRoutes(pki: Pki) {
         config: { access: { action: 'pki:keys:write' } },
         schema: {
           tags: ['pki'],
-          summary: 'Retire a Trusted signing key: it leaves the trust bundle',
+          summary: 'Retire a Trusted signing key (it leaves the trust bundle), or discard a Draft',
+          description:
+            '409 for the Active key, and for a Draft whose activation request is still pending (reject or cancel it first).',
           params: Type.Object({ id: SigningKeyId }),
           response: { 200: SigningKey },
         },

@@ -1,5 +1,6 @@
 import Type from 'typebox';
 import { REVOCATION_REASONS } from '@ampora/pki';
+import { ApprovalRequest } from '../approvals/approvals-schemas.js';
 
 const DateTime = Type.String({ format: 'date-time' });
 const NullableDateTime = Type.Union([DateTime, Type.Null()]);
@@ -34,6 +35,11 @@ export const SigningKey = Type.Object({
 });
 
 export const SigningKeyList = Type.Object({ items: Type.Array(SigningKey) });
+
+export const ProposedSigningKey = Type.Object({
+  key: SigningKey,
+  approval: ApprovalRequest,
+});
 
 export const RotateBody = Type.Object(
   {

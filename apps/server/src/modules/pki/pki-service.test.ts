@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../../../../../test/suppo
 import { HttpProblem } from '../../http/problem.js';
 import { commonNameDn } from './certificates-service.js';
 import { keyRefAad } from './signing-keys-service.js';
-import { adminContext, createTenant, testKeys, testPki } from './pki-test-support.js';
+import { actorOf, adminContext, createTenant, testKeys, testPki } from './pki-test-support.js';
 import type { Pki } from './pki-service.js';
 
 const DAY = 86_400_000;
@@ -342,10 +342,13 @@ describe('CRL numbers', () => {
 
 describe('signing-key lifecycle', () => {
   it('rotation keeps old certificates valid; the Trusted window ends in retirement', async () => {
-    const { pki, clock } = testPki({ db: t.db, env: { AMPORA_CA_TRUSTED_WINDOW_DAYS: '2' } });
+    const { pki, clock, rotateApproved } = testPki({
+      db: t.db,
+      env: { AMPORA_CA_TRUSTED_WINDOW_DAYS: '2' },
+    });
     const old = await issueAgent(pki, t.defaultTenantId, 'old');
     const oldKey = old.signingKeyId;
-    const rotated = await pki.rotate(adminContext(t.defaultTenantId));
+    const rotated = await rotateApproved(t.defaultTenantId);
     expect(rotated.state).toBe('active');
     const keys = await pki.listKeys();
     expect(keys.find((k) => k.id === oldKey)).toMatchObject({ state: 'trusted' });
@@ -364,15 +367,16 @@ describe('signing-key lifecycle', () => {
     expect((await pki.service.trustBundlePem()).match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
     const actions = await auditActions(t.defaultTenantId);
     expect(actions).toContain('pki.signing-key.rotate');
+    expect(actions).toContain('pki.signing-key.activate');
     expect(actions).toContain('pki.signing-key.retire');
   });
 
   it('the Active key cannot be retired; a Trusted one can, once', async () => {
-    const { pki } = testPki({ db: t.db });
+    const { pki, rotateApproved } = testPki({ db: t.db });
     await pki.ready();
     const [first] = await pki.listKeys();
     await expectProblem(pki.retire(adminContext(t.defaultTenantId), first!.id), 409);
-    await pki.rotate(adminContext(t.defaultTenantId));
+    await rotateApproved(t.defaultTenantId);
     expect(await pki.retire(adminContext(t.defaultTenantId), first!.id)).toMatchObject({ state: 'retired' });
     await expectProblem(pki.retire(adminContext(t.defaultTenantId), first!.id), 409);
     await expectProblem(
@@ -381,18 +385,129 @@ describe('signing-key lifecycle', () => {
     );
   });
 
-  it('only one key is ever Active, even when rotations race', async () => {
-    const { pki } = testPki({ db: t.db });
+  it('only one key is ever Active, even when rotations and their approvals race', async () => {
+    const { pki, rotateApproved } = testPki({ db: t.db });
     await pki.ready();
-    await Promise.all([
-      pki.rotate(adminContext(t.defaultTenantId)),
-      pki.rotate(adminContext(t.defaultTenantId)),
-    ]);
+    await Promise.all([rotateApproved(t.defaultTenantId), rotateApproved(t.defaultTenantId)]);
     const { rows } = await sql<{
       n: number;
     }>`select count(*)::int as n from ca_signing_keys where state = 'active'`.execute(t.owner);
     expect(rows[0]!.n).toBe(1);
     expect((await pki.listKeys()).filter((k) => k.state === 'trusted')).toHaveLength(2);
+  });
+});
+
+describe('activation by a second Admin', () => {
+  it('a rotated key is a Draft that signs nothing until it is approved', async () => {
+    const { pki, approvals } = testPki({ db: t.db });
+    await pki.ready();
+    const [first] = await pki.listKeys();
+    const proposed = await pki.rotate(await actorOf(approvals, t.defaultTenantId, 'Ada'));
+    const draftId = proposed.key.id;
+    expect(proposed.key).toMatchObject({ state: 'draft', source: 'generated', activatedAt: null });
+    expect(proposed.key.certPem).toMatch(/BEGIN CERTIFICATE/);
+    expect(proposed.approval).toMatchObject({
+      status: 'pending',
+      kind: 'pki.signing-key.activate',
+      entity: { type: 'signing-key', id: draftId },
+      summary: { keyId: draftId, fingerprint: proposed.key.fingerprint, subject: proposed.key.subject },
+      requestedBy: { kind: 'user', id: 'sub-ada', name: 'Ada' },
+    });
+
+    // Issuance, the trust bundle, OCSP and CRLs stay with the Active key, even after a round.
+    await pki.maintain();
+    const agent = await issueAgent(pki, t.defaultTenantId, 'while-pending');
+    expect(agent.signingKeyId).toBe(first!.id);
+    expect((await pki.service.trustBundlePem()).match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
+    await expectProblem(pki.crl(draftId), 404);
+    const signedByDraft = await t.owner
+      .selectFrom('certificate_status')
+      .select('serial_hex')
+      .where('signing_key_id', '=', draftId)
+      .execute();
+    expect(signedByDraft).toEqual([]);
+    const responders = await t.owner
+      .selectFrom('ca_ocsp_responders')
+      .select('signing_key_id')
+      .where('signing_key_id', '=', draftId)
+      .execute();
+    expect(responders).toEqual([]);
+
+    await approvals.approve(await actorOf(approvals, t.defaultTenantId, 'Bob'), proposed.approval.id);
+    const keys = await pki.listKeys();
+    expect(keys.find((k) => k.id === draftId)).toMatchObject({ state: 'active' });
+    expect(keys.find((k) => k.id === first!.id)).toMatchObject({ state: 'trusted' });
+    // The approval's after-commit work: the new key's responder and first CRL.
+    expect(
+      await t.owner
+        .selectFrom('ca_ocsp_responders')
+        .select('signing_key_id')
+        .where('signing_key_id', '=', draftId)
+        .execute(),
+    ).toHaveLength(1);
+    expect((await pki.crl(draftId)).number).toBeGreaterThan(0);
+    expect((await issueAgent(pki, t.defaultTenantId, 'after-approval')).signingKeyId).toBe(draftId);
+    const actions = await auditActions(t.defaultTenantId);
+    for (const action of [
+      'pki.signing-key.rotate',
+      'approval.request.create',
+      'approval.request.approve',
+      'pki.signing-key.activate',
+    ]) {
+      expect(actions).toContain(action);
+    }
+    expect(actions.indexOf('pki.signing-key.activate')).toBeLessThan(
+      actions.indexOf('approval.request.approve'),
+    );
+  });
+
+  it('a Draft with a pending request cannot be retired; once the request is withdrawn it can', async () => {
+    const { pki, approvals } = testPki({ db: t.db });
+    await pki.ready();
+    const ada = await actorOf(approvals, t.defaultTenantId, 'Ada');
+    const proposed = await pki.rotate(ada);
+    await expectProblem(pki.retire(adminContext(t.defaultTenantId), proposed.key.id), 409);
+    await approvals.cancel(ada, proposed.approval.id);
+    expect(await pki.retire(adminContext(t.defaultTenantId), proposed.key.id)).toMatchObject({
+      state: 'retired',
+    });
+    // A retired key cannot be asked for again, nor can an Active one.
+    await expectProblem(pki.requestActivation(ada, proposed.key.id), 409);
+    const [active] = (await pki.listKeys()).filter((k) => k.state === 'active');
+    await expectProblem(pki.requestActivation(ada, active!.id), 409);
+    await expectProblem(pki.requestActivation(ada, '01900000-0000-7000-8000-000000000000'), 404);
+  });
+
+  it('a withdrawn Draft can be asked for again, once at a time', async () => {
+    const { pki, approvals } = testPki({ db: t.db });
+    await pki.ready();
+    const ada = await actorOf(approvals, t.defaultTenantId, 'Ada');
+    const proposed = await pki.rotate(ada);
+    await expectProblem(pki.requestActivation(ada, proposed.key.id), 409);
+    await approvals.cancel(ada, proposed.approval.id);
+    const again = await pki.requestActivation(ada, proposed.key.id);
+    expect(again.approval).toMatchObject({ status: 'pending', entity: { id: proposed.key.id } });
+    expect(again.approval.id).not.toBe(proposed.approval.id);
+    await approvals.approve(await actorOf(approvals, t.defaultTenantId, 'Bob'), again.approval.id);
+    expect((await pki.listKeys()).find((k) => k.id === proposed.key.id)).toMatchObject({ state: 'active' });
+  });
+
+  it('an approval for a key that is no longer a Draft, or whose certificate expired, is refused with 409', async () => {
+    const { pki, approvals, clock } = testPki({ db: t.db, env: { AMPORA_CA_CA_CERT_LIFETIME_DAYS: '30' } });
+    await pki.ready();
+    const other = await createTenant(t.owner, 'other');
+    const bob = await actorOf(approvals, t.defaultTenantId, 'Bob');
+    // Signing keys are install-wide: an Admin of another tenant, who cannot see this tenant's
+    // request, discards the Draft.
+    const discarded = await pki.rotate(await actorOf(approvals, t.defaultTenantId, 'Ada'));
+    await pki.retire(adminContext(other, 'Olga'), discarded.key.id);
+    await expectProblem(approvals.approve(bob, discarded.approval.id), 409);
+    expect((await approvals.get(t.defaultTenantId, discarded.approval.id)).status).toBe('pending');
+
+    const late = await pki.rotate(await actorOf(approvals, t.defaultTenantId, 'Ada'));
+    clock.advance(31 * DAY);
+    await expectProblem(approvals.approve(bob, late.approval.id), 409);
+    expect((await pki.listKeys()).find((k) => k.id === late.key.id)).toMatchObject({ state: 'draft' });
   });
 });
 

@@ -3,6 +3,12 @@ import type { CryptoProvider } from '@ampora/keys';
 import { withTenant } from '@ampora/db';
 import { problems } from '../../http/problem.js';
 import type { ServerContext } from '../../runtime/context.js';
+import type {
+  ApprovalActor,
+  ApprovalHandler,
+  ApprovalsService,
+  ApprovalView,
+} from '../approvals/approvals-service.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
 import { createKeyCustody, type CaKeyAlgorithm } from './ca-key-custody.js';
 import {
@@ -17,7 +23,7 @@ import { createOcspResponder } from './ocsp-responder.js';
 import { getCertificate, type SigningKeyRow } from './pki-queries.js';
 import type { PkiSettings } from './pki-settings.js';
 import type { PkiService, RevocationListener } from './pki-types.js';
-import { createSigningKeys } from './signing-keys-service.js';
+import { createSigningKeys, SIGNING_KEY_ACTIVATION } from './signing-keys-service.js';
 
 export interface PkiDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'keys' | 'logger'> {
   settings: PkiSettings;
@@ -25,6 +31,14 @@ export interface PkiDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'a
   provider: CryptoProvider;
   /** Holds imported CA keys, whose private key is known and therefore sealed in the database. */
   software: CryptoProvider;
+  /** New keys wait as Drafts for a second Admin; see {@link Pki.activationHandler}. */
+  approvals: Pick<ApprovalsService, 'request' | 'pendingFor'>;
+}
+
+/** A Draft key and the request that asks a second Admin to activate it. */
+export interface ProposedKey {
+  key: SigningKeyView;
+  approval: ApprovalView;
 }
 
 export interface SigningKeyView {
@@ -121,8 +135,9 @@ export function createPki(deps: PkiDeps) {
     }
   }
 
-  /** A new Active key gets its responder and its first CRL before the call returns. */
+  /** A new Active key gets its responder and its first CRL before the approval call returns. */
   async function afterActivation(keyId: string) {
+    signingKeys.invalidate();
     ocsp.invalidate();
     const key = (await signingKeys.publishing()).find((k) => k.id === keyId);
     if (!key) return;
@@ -170,6 +185,22 @@ export function createPki(deps: PkiDeps) {
     },
   };
 
+  async function proposed(p: { id: string; approval: ApprovalView }): Promise<ProposedKey> {
+    return { key: keyView((await signingKeys.get(p.id))!), approval: p.approval };
+  }
+
+  /**
+   * Registered with the approvals module: an approved request makes its Draft key Active (the
+   * previous Active key becomes Trusted) in the approval's transaction; the responder certificate
+   * and first CRL follow once it has committed, as signing stays outside transactions.
+   */
+  const activationHandler: ApprovalHandler = {
+    kind: SIGNING_KEY_ACTIVATION,
+    decideAction: 'pki:keys:approve',
+    apply: (tx, request, actx) => signingKeys.applyActivation(tx, request.entity.id, actx, request.id),
+    afterApply: (request) => afterActivation(request.entity.id),
+  };
+
   async function certificateView(tenantId: string, id: string): Promise<CertificateView> {
     const row = await withTenant(db, tenantId, (tx) => getCertificate(tx, id));
     if (!row) throw problems.notFound('certificate not found');
@@ -180,23 +211,24 @@ export function createPki(deps: PkiDeps) {
     service,
     ready,
     maintain,
+    activationHandler,
 
     // ---- admin API ----
     async listKeys(): Promise<SigningKeyView[]> {
       await ready();
       return (await signingKeys.list()).map(keyView);
     },
-    async rotate(actx: AuditContext, algorithm?: CaKeyAlgorithm): Promise<SigningKeyView> {
+    async rotate(actor: ApprovalActor, algorithm?: CaKeyAlgorithm): Promise<ProposedKey> {
       await ready();
-      const { id } = await signingKeys.rotate(actx, algorithm);
-      await afterActivation(id);
-      return keyView((await signingKeys.get(id))!);
+      return proposed(await signingKeys.rotate(actor, algorithm));
     },
-    async importCa(actx: AuditContext, input: ImportExternalCaInput): Promise<SigningKeyView> {
+    async importCa(actor: ApprovalActor, input: ImportExternalCaInput): Promise<ProposedKey> {
       await ready();
-      const { id } = await signingKeys.importCa(actx, input).catch(asProblem);
-      await afterActivation(id);
-      return keyView((await signingKeys.get(id))!);
+      return proposed(await signingKeys.importCa(actor, input).catch(asProblem));
+    },
+    async requestActivation(actor: ApprovalActor, id: string): Promise<ProposedKey> {
+      await ready();
+      return proposed(await signingKeys.requestActivation(actor, id));
     },
     async retire(actx: AuditContext, id: string): Promise<SigningKeyView> {
       await ready();

@@ -1,0 +1,383 @@
+import { decide } from '@ampora/authz';
+import { isUuid, withTenant, type Tx } from '@ampora/db';
+import { cursorText, encodeCursor, invalidCursor } from '../../http/cursor.js';
+import { HttpProblem, problems } from '../../http/problem.js';
+import type { Principal } from '../../http/principal.js';
+import type { ServerContext } from '../../runtime/context.js';
+import type { AuditContext } from '../audit/audit-recorder.js';
+import {
+  closeApproval,
+  getApproval,
+  insertApproval,
+  listApprovals,
+  lockApproval,
+  pendingApprovalFor,
+  type ApprovalRow,
+  type ApprovalStatus,
+} from './approvals-queries.js';
+
+export type { ApprovalStatus };
+
+/**
+ * Who is asking or deciding (built by {@link ApprovalsService.actor}). `identity` is the person
+ * behind the credential; `may` answers for the caller's role and credential, so a kind can require
+ * an action of its own on top of the route's rule.
+ */
+export interface ApprovalActor {
+  audit: AuditContext;
+  identity: string;
+  may(action: string): boolean;
+}
+
+export interface ApprovalView {
+  id: string;
+  kind: string;
+  entity: { type: string; id: string };
+  status: ApprovalStatus;
+  summary: Record<string, unknown>;
+  requestedBy: { kind: string; id: string; name: string };
+  requestedAt: string;
+  decidedBy: { kind: string; id: string; name: string } | null;
+  decidedAt: string | null;
+  reason: string | null;
+}
+
+/**
+ * What a module registers for each kind of change it puts behind four eyes. The approvals module
+ * never touches the owning module's tables: it calls `apply` and leaves the change to its owner.
+ */
+export interface ApprovalHandler {
+  /** Dotted, like an audit action: `pki.signing-key.activate`. */
+  kind: string;
+  /** The action the decider must also be allowed, e.g. `pki:keys:approve`. */
+  decideAction: string;
+  /**
+   * Applies the approved change inside the decision's transaction (audit it there too). Throws a
+   * 409 problem when the entity can no longer take the change; the request then stays pending.
+   */
+  apply(tx: Tx, request: ApprovalView, actx: AuditContext): Promise<void>;
+  /**
+   * Runs after the decision has committed, for work that must not happen inside a transaction
+   * (signing, publishing). A failure is logged; the approval stands.
+   */
+  afterApply?(request: ApprovalView): Promise<void>;
+}
+
+export interface NewApprovalRequest {
+  kind: string;
+  entity: { type: string; id: string };
+  /** What the approver is shown: enough to recognise the change, never a secret. */
+  summary: Record<string, unknown>;
+}
+
+export interface ApprovalListQuery {
+  status?: ApprovalStatus;
+  kind?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface ApprovalsDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'logger'> {
+  /** The IdP subject of the person behind a user or a PAT (its issuer), from the auth module. */
+  subjects: { subjectOf(principal: Principal): Promise<string | undefined> };
+}
+
+/** The stable problem of the four-eyes rule. */
+export function selfDecisionProblem() {
+  return new HttpProblem(
+    403,
+    'self-approval',
+    'A second person must decide',
+    'the request was made by you (or by a token you issued); another Admin of the tenant must approve or reject it, or you can cancel it',
+  );
+}
+
+function notRequesterProblem() {
+  return new HttpProblem(
+    403,
+    'not-requester',
+    'Only the requester can cancel',
+    'a request can be cancelled only by the person who made it; other Admins approve or reject it',
+  );
+}
+
+const ACTOR_KINDS = ['user', 'pat', 'system'] as const;
+type ActorKind = (typeof ACTOR_KINDS)[number];
+
+function actorKind(actx: AuditContext): ActorKind {
+  const kind = actx.actor.kind;
+  if (!(ACTOR_KINDS as readonly string[]).includes(kind)) throw problems.forbidden();
+  return kind as ActorKind;
+}
+
+function viewOf(r: ApprovalRow): ApprovalView {
+  return {
+    id: r.id,
+    kind: r.kind,
+    entity: { type: r.entity_type, id: r.entity_id },
+    status: r.status,
+    summary: r.summary,
+    requestedBy: { kind: r.requested_by_kind, id: r.requested_by_id, name: r.requested_by_name },
+    requestedAt: r.requested_at.toISOString(),
+    decidedBy:
+      r.decided_by_kind && r.decided_by_id && r.decided_by_name
+        ? { kind: r.decided_by_kind, id: r.decided_by_id, name: r.decided_by_name }
+        : null,
+    decidedAt: r.decided_at?.toISOString() ?? null,
+    reason: r.reason,
+  };
+}
+
+const CURSOR_SEPARATOR = '|';
+
+function encodeListCursor(r: ApprovalRow): string {
+  return encodeCursor(`${r.requested_at.toISOString()}${CURSOR_SEPARATOR}${r.id}`);
+}
+
+function decodeListCursor(cursor: string): { requestedAt: Date; id: string } {
+  const [at, id, extra] = cursorText(cursor).split(CURSOR_SEPARATOR);
+  const requestedAt = new Date(at ?? '');
+  if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(requestedAt.getTime())) throw invalidCursor();
+  return { requestedAt, id };
+}
+
+const isUniqueViolation = (err: unknown) =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+
+/**
+ * Four-eyes approvals: a module asks for one in the transaction that creates the change, a second
+ * person of the same tenant approves (the owning module's handler applies the change in the same
+ * transaction) or rejects it with a reason, and the requester may cancel it. Every request,
+ * decision and refused decision is audited in the transaction that makes it.
+ */
+export function createApprovals(deps: ApprovalsDeps) {
+  const { db, clock, ids, audit, logger } = deps;
+  const handlers = new Map<string, ApprovalHandler>();
+
+  /** The request `id` of the actor's tenant, locked until the decision commits; 404 across tenants. */
+  async function openRequest(tx: Tx, id: string): Promise<ApprovalRow> {
+    const row = await lockApproval(tx, id);
+    if (!row) throw problems.notFound('approval request not found');
+    return row;
+  }
+
+  function assertPending(row: ApprovalRow) {
+    if (row.status !== 'pending') throw problems.conflict(`the request is already ${row.status}`);
+  }
+
+  function assertMay(actor: ApprovalActor, row: ApprovalRow) {
+    const handler = handlers.get(row.kind);
+    if (handler && !actor.may(handler.decideAction)) {
+      throw problems.forbidden(`deciding this request needs ${handler.decideAction}`);
+    }
+  }
+
+  /** Records a refused decision; the transaction commits it, and the caller throws afterwards. */
+  async function refuse(tx: Tx, actor: ApprovalActor, row: ApprovalRow, verb: string, reason: string) {
+    await audit.record(tx, actor.audit, {
+      action: `approval.request.${verb}`,
+      entity: { type: 'approval-request', id: row.id },
+      before: { status: row.status },
+      after: { reason, kind: row.kind, entity: { type: row.entity_type, id: row.entity_id } },
+      outcome: 'denied',
+    });
+  }
+
+  async function close(
+    tx: Tx,
+    actor: ApprovalActor,
+    row: ApprovalRow,
+    status: 'approved' | 'rejected' | 'cancelled',
+    reason: string | null,
+  ): Promise<ApprovalView> {
+    const closed = await closeApproval(tx, row.id, {
+      status,
+      by: {
+        identity: actor.identity,
+        kind: actorKind(actor.audit),
+        id: actor.audit.actor.id,
+        name: actor.audit.actor.name,
+      },
+      at: clock.now(),
+      reason,
+    });
+    // The row is locked and was pending, so this cannot miss; a miss means the lock was not held.
+    if (!closed) throw new Error(`approval request ${row.id} changed under its lock`);
+    const view = viewOf(closed);
+    const verb = status === 'approved' ? 'approve' : status === 'rejected' ? 'reject' : 'cancel';
+    await audit.record(tx, actor.audit, {
+      action: `approval.request.${verb}`,
+      entity: { type: 'approval-request', id: row.id },
+      before: { status: 'pending' },
+      after: {
+        status,
+        kind: view.kind,
+        entity: view.entity,
+        requestedBy: view.requestedBy,
+        ...(reason !== null ? { reason } : {}),
+      },
+    });
+    return view;
+  }
+
+  return {
+    /** Modules register their kinds when they are built; a kind is registered once. */
+    register(handler: ApprovalHandler) {
+      if (handlers.has(handler.kind)) throw new Error(`approval kind ${handler.kind} is already registered`);
+      handlers.set(handler.kind, handler);
+    },
+
+    /**
+     * The caller as this service sees it. `identity` is the person behind the credential, which is
+     * what four eyes compares: the OIDC `sub` of a user, and for a PAT the `sub` of the user who
+     * issued it, so nobody approves their own request with their own token. The local-development
+     * principal (no identity provider) is a single identity, so it can request but never approve.
+     */
+    async actor(
+      principal: Principal,
+      actx: AuditContext,
+      request?: { method: string; path: string },
+    ): Promise<ApprovalActor> {
+      let identity: string | undefined;
+      if (principal.kind === 'system') identity = `system:${principal.id}`;
+      if (principal.kind === 'user' || principal.kind === 'pat') {
+        const sub = await deps.subjects.subjectOf(principal);
+        if (sub) identity = `oidc:${sub}`;
+      }
+      if (!identity) throw problems.forbidden('the person behind this credential cannot be established');
+      const target = { tenantId: principal.tenantId, ...(request ? { request } : {}) };
+      return { audit: actx, identity, may: (action) => decide(principal, action, target).allowed };
+    },
+
+    /**
+     * Opens a request in the caller's transaction, the one that creates the change, so the change
+     * and its request commit together. 409 when one is already pending for the entity.
+     */
+    async request(tx: Tx, actor: ApprovalActor, input: NewApprovalRequest): Promise<ApprovalView> {
+      if (!handlers.has(input.kind)) throw new Error(`approval kind ${input.kind} has no handler`);
+      const conflict = () =>
+        problems.conflict(`an approval request for this ${input.entity.type} is already pending`);
+      if (await pendingApprovalFor(tx, input.kind, input.entity.id)) throw conflict();
+      let row: ApprovalRow;
+      try {
+        row = await insertApproval(tx, {
+          tenant_id: actor.audit.tenantId,
+          id: ids.uuid(),
+          kind: input.kind,
+          entity_type: input.entity.type,
+          entity_id: input.entity.id,
+          status: 'pending',
+          summary: JSON.stringify(input.summary),
+          requested_by_identity: actor.identity,
+          requested_by_kind: actorKind(actor.audit),
+          requested_by_id: actor.audit.actor.id,
+          requested_by_name: actor.audit.actor.name,
+          requested_at: clock.now(),
+        });
+      } catch (err) {
+        // A pending request of another tenant (install-wide entities) or a concurrent one.
+        if (isUniqueViolation(err)) throw conflict();
+        throw err;
+      }
+      const view = viewOf(row);
+      await audit.record(tx, actor.audit, {
+        action: 'approval.request.create',
+        entity: { type: 'approval-request', id: view.id },
+        after: { status: view.status, kind: view.kind, entity: view.entity, summary: view.summary },
+      });
+      return view;
+    },
+
+    /** The pending request for an entity in the caller's transaction's tenant, if any. */
+    async pendingFor(tx: Tx, kind: string, entityId: string): Promise<ApprovalView | undefined> {
+      const row = await pendingApprovalFor(tx, kind, entityId);
+      return row ? viewOf(row) : undefined;
+    },
+
+    async list(tenantId: string, q: ApprovalListQuery) {
+      const after = q.cursor === undefined ? undefined : decodeListCursor(q.cursor);
+      const rows = await withTenant(db, tenantId, (tx) =>
+        listApprovals(tx, {
+          limit: q.limit + 1,
+          ...(q.status ? { status: q.status } : {}),
+          ...(q.kind ? { kind: q.kind } : {}),
+          ...(after ? { after } : {}),
+        }),
+      );
+      const page = rows.slice(0, q.limit);
+      return {
+        items: page.map(viewOf),
+        nextCursor: rows.length > q.limit ? encodeListCursor(page[page.length - 1]!) : null,
+      };
+    },
+
+    async get(tenantId: string, id: string): Promise<ApprovalView> {
+      const row = isUuid(id) ? await withTenant(db, tenantId, (tx) => getApproval(tx, id)) : undefined;
+      if (!row) throw problems.notFound('approval request not found');
+      return viewOf(row);
+    },
+
+    /**
+     * A second person approves: the kind's handler applies the change, and the request is closed,
+     * in one transaction. The requester (or their PAT) is refused with `self-approval`, audited.
+     */
+    async approve(actor: ApprovalActor, id: string): Promise<ApprovalView> {
+      if (!isUuid(id)) throw problems.notFound('approval request not found');
+      const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
+        const row = await openRequest(tx, id);
+        assertMay(actor, row);
+        assertPending(row);
+        if (row.requested_by_identity === actor.identity) {
+          await refuse(tx, actor, row, 'approve', 'self-approval');
+          return { refused: true as const };
+        }
+        const handler = handlers.get(row.kind);
+        if (!handler) throw problems.conflict(`no part of this server applies ${row.kind} requests`);
+        await handler.apply(tx, viewOf(row), actor.audit);
+        return { refused: false as const, view: await close(tx, actor, row, 'approved', null), handler };
+      });
+      if (outcome.refused) throw selfDecisionProblem();
+      await outcome.handler.afterApply?.(outcome.view).catch((err: unknown) => {
+        logger.error({ err, approvalId: id, kind: outcome.view.kind }, 'work after an approval failed');
+      });
+      return outcome.view;
+    },
+
+    /** A second person rejects, with a reason; the change stays a Draft. */
+    async reject(actor: ApprovalActor, id: string, reason: string): Promise<ApprovalView> {
+      if (!isUuid(id)) throw problems.notFound('approval request not found');
+      const trimmed = reason.trim();
+      if (!trimmed) throw problems.badRequest('a rejection needs a reason');
+      const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
+        const row = await openRequest(tx, id);
+        assertMay(actor, row);
+        assertPending(row);
+        if (row.requested_by_identity === actor.identity) {
+          await refuse(tx, actor, row, 'reject', 'self-approval');
+          return undefined;
+        }
+        return close(tx, actor, row, 'rejected', trimmed);
+      });
+      if (!outcome) throw selfDecisionProblem();
+      return outcome;
+    },
+
+    /** The requester withdraws the request; the change stays a Draft. */
+    async cancel(actor: ApprovalActor, id: string): Promise<ApprovalView> {
+      if (!isUuid(id)) throw problems.notFound('approval request not found');
+      const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
+        const row = await openRequest(tx, id);
+        assertPending(row);
+        if (row.requested_by_identity !== actor.identity) {
+          await refuse(tx, actor, row, 'cancel', 'not-requester');
+          return undefined;
+        }
+        return close(tx, actor, row, 'cancelled', null);
+      });
+      if (!outcome) throw notRequesterProblem();
+      return outcome;
+    },
+  };
+}
+
+export type ApprovalsService = ReturnType<typeof createApprovals>;
