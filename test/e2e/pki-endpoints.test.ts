@@ -553,6 +553,47 @@ describe('signing keys: rotation and import approved by a second Admin, retireme
     ).toContain('leaf.pem: OK');
   });
 
+  it('leaves the shared CA to Admins of the installation tenant: another tenant’s Admin may read, not change', async () => {
+    await server.database.owner
+      .insertInto('tenants')
+      .values({ id: '01a30000-0000-7000-8000-0000000000ee', slug: 'tenant-b', name: 'Tenant B' })
+      .execute();
+    const carol = await env.idp.sign(
+      { sub: 'carol', name: 'Carol', 'ampora:role': 'admin', tenant: 'tenant-b' },
+      { audience: API_RESOURCE, expiresAt: Math.floor(Date.now() / 1000) + 3600 },
+    );
+    const asCarol = { authorization: `Bearer ${carol}` };
+    const keys = await api(server, '/api/pki/signing-keys', { headers: asCarol });
+    expect(keys.status).toBe(200);
+    const active = keys.body.items.find((k: { state: string }) => k.state === 'active');
+    for (const [path, body] of [
+      ['/api/pki/signing-keys/rotate', {}],
+      [`/api/pki/signing-keys/${active.id}/retire`, undefined],
+    ] as const) {
+      const refused = await api(
+        server,
+        path,
+        body === undefined ? { method: 'POST', headers: asCarol } : jsonPost(body, asCarol),
+      );
+      expect(refused.status).toBe(403);
+      expect(refused.body.detail).toMatch(/installation's own tenant/);
+    }
+    const after = await api(server, '/api/pki/signing-keys', { headers: as('ada') });
+    expect(after.body.items).toEqual(keys.body.items);
+    const denied = await server.database.owner
+      .selectFrom('audit_events')
+      .select(['tenant_id', 'after'])
+      .where('action', '=', 'auth.access.denied')
+      .where('actor_id', '=', 'carol')
+      .execute();
+    expect(denied).toHaveLength(2);
+    expect(denied.every((e) => e.tenant_id === '01a30000-0000-7000-8000-0000000000ee')).toBe(true);
+    expect(denied.map((e) => (e.after as { reason: string }).reason)).toEqual([
+      'installation',
+      'installation',
+    ]);
+  });
+
   it('audits rotation, import, approvals, retirement and revocation, without any secret', async () => {
     const agent = await issue('audited');
     expect((await api(server, `/api/pki/certificates/${agent.id}/revoke`, post('ada', {}))).status).toBe(200);

@@ -8,6 +8,12 @@ export interface ActionRule {
   readonly minRole: Role;
   /** The principal kinds the action is open to; any other kind is denied whatever its role. */
   readonly principals: readonly PrincipalKind[];
+  /**
+   * `installation`: the action changes what every tenant relies on (the CA's signing keys, key
+   * custody, the tenants themselves), so only principals of the installation's own tenant may
+   * take it, whatever their role elsewhere.
+   */
+  readonly scope?: 'installation';
 }
 
 /** Operators, their tokens and server jobs act through the management API. */
@@ -18,6 +24,7 @@ const PEERS: readonly PrincipalKind[] = ['peer'];
 const viewer: ActionRule = { minRole: 'viewer', principals: OPERATORS };
 const operator: ActionRule = { minRole: 'operator', principals: OPERATORS };
 const admin: ActionRule = { minRole: 'admin', principals: OPERATORS };
+const installationAdmin: ActionRule = { minRole: 'admin', principals: OPERATORS, scope: 'installation' };
 
 /**
  * Every action the server authorizes, with the lowest role that may perform it. An action missing
@@ -34,6 +41,8 @@ const admin: ActionRule = { minRole: 'admin', principals: OPERATORS };
  * - Admin handles the things that change who is trusted: PKI signing keys and their activation,
  *   HSM/KMS providers, emergency rotations, GitOps sources, policies and their approval, lint
  *   rules, tenant settings, federation peers, identity mappings, users, PATs, and the audit archive.
+ * - The CA's signing keys, key custody and the tenants themselves are shared by every tenant: only
+ *   Admins of the installation's own tenant manage them (`scope: 'installation'`).
  */
 export const ACTIONS = {
   // Fleet
@@ -62,12 +71,12 @@ export const ACTIONS = {
   'pki:read': viewer,
   'pki:certs:revoke': operator,
   'pki:certs:renew': operator,
-  'pki:keys:write': admin,
-  'pki:keys:activate': admin,
-  'pki:keys:approve': admin,
-  'pki:emergency-rotate': admin,
+  'pki:keys:write': installationAdmin,
+  'pki:keys:activate': installationAdmin,
+  'pki:keys:approve': installationAdmin,
+  'pki:emergency-rotate': installationAdmin,
   'kms:read': viewer,
-  'kms:write': admin,
+  'kms:write': installationAdmin,
   // Governance
   'policies:read': viewer,
   'policies:write': admin,
@@ -84,7 +93,7 @@ export const ACTIONS = {
   'approvals:cancel': admin,
   // Tenancy and identity
   'tenants:read': viewer,
-  'tenants:write': admin,
+  'tenants:write': installationAdmin,
   // Every signed-in operator and token may see who it is (`GET /api/me`).
   'auth:self:read': viewer,
   'auth:users:read': admin,

@@ -70,6 +70,15 @@ const EXPECTED: Record<string, readonly Role[]> = {
 };
 /** Actions only a federation peer may perform (any role). */
 const PEER_ONLY = new Set(['federation:api:read']);
+/** Actions on what every tenant shares: only the installation's own tenant may take them. */
+const INSTALLATION = new Set([
+  'pki:keys:write',
+  'pki:keys:activate',
+  'pki:keys:approve',
+  'pki:emergency-rotate',
+  'kms:write',
+  'tenants:write',
+]);
 
 const TENANT = '0190f5a4-0000-7000-8000-000000000001';
 const OTHER_TENANT = '0190f5a4-0000-7000-8000-000000000002';
@@ -91,7 +100,10 @@ describe('decide: the action × role × principal matrix', () => {
         const operatorKind = kind === 'user' || kind === 'pat' || kind === 'system';
         const allowed = operatorKind && EXPECTED[action]!.includes(role);
         it(`${action} by ${role} ${kind} → ${allowed ? 'allow' : 'deny'}`, () => {
-          const decision = decide(principal(kind, role), action, { tenantId: TENANT });
+          const decision = decide(principal(kind, role), action, {
+            tenantId: TENANT,
+            installationTenantId: TENANT,
+          });
           if (allowed) {
             expect(decision).toEqual({ allowed: true });
           } else {
@@ -114,6 +126,36 @@ describe('decide: the action × role × principal matrix', () => {
       }
     }
   }
+});
+
+describe('decide: installation-scoped actions', () => {
+  it('are exactly the listed ones, and deny an Admin of any other tenant with reason installation', () => {
+    for (const action of Object.keys(EXPECTED)) {
+      const elsewhere = decide(principal('user', 'admin'), action, {
+        tenantId: TENANT,
+        installationTenantId: OTHER_TENANT,
+      });
+      expect(elsewhere).toEqual(
+        INSTALLATION.has(action) ? { allowed: false, reason: 'installation' } : { allowed: true },
+      );
+    }
+  });
+
+  it('are denied when the caller does not say which tenant is the installation’s (fail closed)', () => {
+    for (const action of INSTALLATION) {
+      expect(decide(principal('user', 'admin'), action, { tenantId: TENANT })).toEqual({
+        allowed: false,
+        reason: 'installation',
+      });
+    }
+  });
+
+  it('still need the role: a Viewer of the installation tenant is denied with reason role', () => {
+    expect(decide(principal('user', 'viewer'), 'pki:keys:write', { installationTenantId: TENANT })).toEqual({
+      allowed: false,
+      reason: 'role',
+    });
+  });
 });
 
 describe('decide: tenancy and unknown actions', () => {

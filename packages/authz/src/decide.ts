@@ -23,9 +23,11 @@ export interface Principal {
 export interface DecisionTarget {
   readonly tenantId?: string;
   readonly request?: { readonly method: string; readonly path: string };
+  /** The installation's own tenant; installation-scoped actions are denied without it. */
+  readonly installationTenantId?: string;
 }
 
-export type DenyReason = 'unknown-action' | 'tenant' | 'principal' | 'role' | 'endpoint';
+export type DenyReason = 'unknown-action' | 'tenant' | 'principal' | 'role' | 'installation' | 'endpoint';
 
 export type Decision = { readonly allowed: true } | { readonly allowed: false; readonly reason: DenyReason };
 
@@ -42,7 +44,9 @@ const deny = (reason: DenyReason): Decision => Object.freeze({ allowed: false, r
  * 3. the principal kind must be one the action is open to (agents never use the management API,
  *    peers only the federation API);
  * 4. the role must reach the action's minimum;
- * 5. a PAT limited to some endpoints must be calling one of them; with no request to check, a
+ * 5. an installation-scoped action needs a principal of the installation's own tenant (and is
+ *    denied when the caller did not say which tenant that is);
+ * 6. a PAT limited to some endpoints must be calling one of them; with no request to check, a
  *    limited PAT is denied, since the limit could not be proven.
  */
 export function decide(principal: Principal, action: string, target?: DecisionTarget): Decision {
@@ -51,6 +55,9 @@ export function decide(principal: Principal, action: string, target?: DecisionTa
   if (target?.tenantId !== undefined && target.tenantId !== principal.tenantId) return deny('tenant');
   if (!rule.principals.includes(principal.kind)) return deny('principal');
   if (!roleAtLeast(principal.role, rule.minRole)) return deny('role');
+  if (rule.scope === 'installation' && principal.tenantId !== target?.installationTenantId) {
+    return deny('installation');
+  }
   if (principal.allowedEndpoints !== undefined) {
     const request = target?.request;
     if (!request || !endpointAllowed(principal.allowedEndpoints, request.method, request.path)) {

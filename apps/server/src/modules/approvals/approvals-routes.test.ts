@@ -84,6 +84,7 @@ const headerAccess: AccessControl = {
   authorize: async (request, action) => {
     const decision = decide(request.principal!, action, {
       request: { method: request.method, path: request.url },
+      installationTenantId: t.defaultTenantId,
     });
     if (!decision.allowed) throw problems.forbidden();
   },

@@ -1,5 +1,5 @@
 import { decide } from '@ampora/authz';
-import { isUuid, withTenant, type Tx } from '@ampora/db';
+import { DEFAULT_TENANT_ID, isUuid, withTenant, type Tx } from '@ampora/db';
 import { cursorText, encodeCursor, invalidCursor } from '../../http/cursor.js';
 import { HttpProblem, problems } from '../../http/problem.js';
 import type { Principal } from '../../http/principal.js';
@@ -245,7 +245,11 @@ export function createApprovals(deps: ApprovalsDeps) {
         if (sub) identity = `oidc:${sub}`;
       }
       if (!identity) throw problems.forbidden('the person behind this credential cannot be established');
-      const target = { tenantId: principal.tenantId, ...(request ? { request } : {}) };
+      const target = {
+        tenantId: principal.tenantId,
+        installationTenantId: DEFAULT_TENANT_ID,
+        ...(request ? { request } : {}),
+      };
       return { audit: actx, identity, may: (action) => decide(principal, action, target).allowed };
     },
 

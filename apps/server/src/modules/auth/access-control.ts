@@ -201,6 +201,7 @@ export function createAccessControl(deps: AccessControlDeps): AccessControl & {
       const principal = principalOf(request);
       const decision = decide(principal, action, {
         request: { method: request.method, path: request.url },
+        installationTenantId: DEFAULT_TENANT_ID,
       });
       if (decision.allowed) return;
       // Without a resource tenant here, `tenant` cannot occur; object-level checks answer 404 via RLS.
@@ -212,7 +213,9 @@ export function createAccessControl(deps: AccessControlDeps): AccessControl & {
       throw problems.forbidden(
         decision.reason === 'endpoint'
           ? 'this token is not allowed to call this endpoint'
-          : `this action needs a role your ${principal.kind === 'pat' ? 'token' : 'account'} does not have`,
+          : decision.reason === 'installation'
+            ? "this action changes what every tenant shares; only Admins of the installation's own tenant may take it"
+            : `this action needs a role your ${principal.kind === 'pat' ? 'token' : 'account'} does not have`,
       );
     },
 

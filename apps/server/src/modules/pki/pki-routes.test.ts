@@ -25,7 +25,8 @@ const headerAccess: AccessControl = {
     request.principal = { kind: 'user', id: `sub-${role}`, name: role, tenantId: t.defaultTenantId, role };
   },
   authorize: async (request, action) => {
-    if (!decide(request.principal!, action).allowed) throw problems.forbidden();
+    if (!decide(request.principal!, action, { installationTenantId: t.defaultTenantId }).allowed)
+      throw problems.forbidden();
   },
 };
 
