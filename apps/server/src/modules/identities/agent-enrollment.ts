@@ -9,6 +9,7 @@ import type {
 } from '../../gateway/agent-principal.js';
 import type { SignedCertificate } from '../pki/pki-types.js';
 import { agentKeyFor } from './agent-keys.js';
+import { agentRefusal } from './refusal-audit.js';
 import type { AgentTrustDeps } from './agent-trust.js';
 import { insertEnrollment, uidOwner } from './identities-queries.js';
 import { agentContext, certificateOffer, credentialRow } from './issued-credentials.js';
@@ -39,17 +40,13 @@ export function createAgentEnrollment(deps: Omit<AgentTrustDeps, 'directory'>): 
     entityId: string | null,
     extra: object = {},
   ): Fail {
-    deps.recordRefusal({
-      tenantId: admitted.tenantId,
-      actor: { kind: 'agent', ...actor },
-      remoteAddress: admitted.remoteAddress,
-      userAgent: admitted.userAgent,
-      change: {
+    deps.recordRefusal(
+      agentRefusal(admitted, actor, {
         action: 'agent.enroll',
         entity: { type: 'agent', id: entityId },
         after: { reason, message, ...extra },
-      },
-    });
+      }),
+    );
     deps.metrics.bootstrapRedemptions.inc({ outcome: reason });
     return fail(message);
   }

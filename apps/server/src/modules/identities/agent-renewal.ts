@@ -4,6 +4,7 @@ import { withTenant } from '@ampora/db';
 import { generateKeyPairForAgent } from '@ampora/pki';
 import type { Admitted, AgentIdentity, AgentTrust } from '../../gateway/agent-principal.js';
 import { agentKeyFor } from './agent-keys.js';
+import { agentRefusal } from './refusal-audit.js';
 import type { AgentTrustDeps } from './agent-trust.js';
 import { insertCredential } from './identities-queries.js';
 import { agentContext, certificateOffer, credentialRow } from './issued-credentials.js';
@@ -75,17 +76,13 @@ export function createAgentRenewal(
       if (!key.ok || key.origin !== 'csr') {
         const reason = key.ok ? 'csr_malformed' : key.reason;
         const message = key.ok ? 'the certificate request is empty' : key.message;
-        deps.recordRefusal({
-          tenantId: admitted.tenantId,
-          actor: { kind: 'agent', ...actor },
-          remoteAddress: admitted.remoteAddress,
-          userAgent: admitted.userAgent,
-          change: {
+        deps.recordRefusal(
+          agentRefusal(admitted, actor, {
             action: 'agent.certificate.renew',
             entity: { type: 'agent', id: identity.agentId },
             after: { reason, message },
-          },
-        });
+          }),
+        );
         return { ok: false, message };
       }
       return { ok: true, value: await renewal(admitted, identity, key.spki, undefined, 'csr', 'renew-csr') };

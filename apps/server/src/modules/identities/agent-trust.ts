@@ -9,7 +9,7 @@ import { createAgentEnrollment } from './agent-enrollment.js';
 import { createAgentRenewal } from './agent-renewal.js';
 import type { IdentityDirectory } from './identity-directory.js';
 import type { CertificateOfferDeps } from './issued-credentials.js';
-import type { RecordRefusal } from './refusal-audit.js';
+import { agentRefusal, type RecordRefusal } from './refusal-audit.js';
 
 export interface AgentTrustDeps
   extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'logger'>, CertificateOfferDeps {
@@ -44,22 +44,19 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
 
     impersonationRefused(admitted, claimedUidHex, boundUidHex) {
       const identity = admitted.agent.kind === 'certificate' ? admitted.agent.identity : undefined;
-      deps.recordRefusal({
-        tenantId: admitted.tenantId,
-        actor: identity
-          ? { kind: 'agent', id: identity.fingerprint, name: `agent ${identity.agentId}` }
-          : { kind: 'agent', id: admitted.agent.kind, name: `${admitted.agent.kind} agent` },
-        remoteAddress: admitted.remoteAddress,
-        userAgent: admitted.userAgent,
-        change: {
+      const actor = identity
+        ? { id: identity.fingerprint, name: `agent ${identity.agentId}` }
+        : { id: admitted.agent.kind, name: `${admitted.agent.kind} agent` };
+      deps.recordRefusal(
+        agentRefusal(admitted, actor, {
           action: 'agent.impersonation.refused',
           entity: { type: 'agent', id: identity?.agentId ?? null },
           after: {
             claimedInstanceUid: uuidToString(Buffer.from(claimedUidHex, 'hex')),
             boundInstanceUid: boundUidHex ? uuidToString(Buffer.from(boundUidHex, 'hex')) : null,
           },
-        },
-      });
+        }),
+      );
     },
 
     settingsStatus(admitted, identity, status) {
@@ -68,20 +65,20 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
         { agent: identity.agentId, error: status.errorMessage },
         'agent could not apply offered connection settings',
       );
-      deps.recordRefusal({
-        tenantId: admitted.tenantId,
-        actor: { kind: 'agent', id: identity.fingerprint, name: `agent ${identity.agentId}` },
-        remoteAddress: admitted.remoteAddress,
-        userAgent: admitted.userAgent,
-        change: {
-          action: 'agent.connection-settings.fail',
-          entity: { type: 'agent', id: identity.agentId },
-          after: {
-            hash: Buffer.from(status.lastConnectionSettingsHash).toString('hex'),
-            error: status.errorMessage.slice(0, 500),
+      deps.recordRefusal(
+        agentRefusal(
+          admitted,
+          { id: identity.fingerprint, name: `agent ${identity.agentId}` },
+          {
+            action: 'agent.connection-settings.fail',
+            entity: { type: 'agent', id: identity.agentId },
+            after: {
+              hash: Buffer.from(status.lastConnectionSettingsHash).toString('hex'),
+              error: status.errorMessage.slice(0, 500),
+            },
           },
-        },
-      });
+        ),
+      );
     },
   };
 }

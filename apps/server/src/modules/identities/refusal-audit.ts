@@ -1,5 +1,6 @@
 import { withTenant } from '@ampora/db';
 import type { AuditActor } from '@ampora/audit';
+import type { Admitted } from '../../gateway/agent-principal.js';
 import type { ServerContext } from '../../runtime/context.js';
 import type { AuditedChange } from '../audit/audit-recorder.js';
 import { createTokenBuckets } from '../enrollment/token-buckets.js';
@@ -15,6 +16,21 @@ export interface Refusal {
   remoteAddress: string;
   userAgent: string | null;
   change: Omit<AuditedChange, 'outcome'>;
+}
+
+/** A refusal of what an admitted agent connection asked for, in that agent's name. */
+export function agentRefusal(
+  admitted: Admitted,
+  actor: { id: string; name: string },
+  change: Refusal['change'],
+): Refusal {
+  return {
+    tenantId: admitted.tenantId,
+    actor: { kind: 'agent', ...actor },
+    remoteAddress: admitted.remoteAddress,
+    userAgent: admitted.userAgent,
+    change,
+  };
 }
 
 /**
