@@ -1,46 +1,28 @@
 import { decodeIdCursor, encodeIdCursor } from '../../http/cursor.js';
-import { generateKeyPair } from 'node:crypto';
-import { isIP } from 'node:net';
-import { promisify } from 'node:util';
 import {
   PkiError,
   agentIdentityUri,
   fingerprintSha256,
   inspectCertificate,
   issueLeaf,
-  pemDecodeAll,
   pemEncode,
   randomSerial,
   serialToHex,
   type ExtendedKeyUsageName,
   type SubjectAltNames,
 } from '@ampora/pki';
-import { DEFAULT_TENANT_ID, withTenant, type Tx } from '@ampora/db';
+import { withTenant, type Tx } from '@ampora/db';
 import { problems } from '../../http/problem.js';
 import type { ServerContext } from '../../runtime/context.js';
-import { systemAuditContext, type AuditContext } from '../audit/audit-recorder.js';
 import {
-  deleteServerTls,
-  getServerTls,
-  insertServerTls,
   listCertificates,
-  lockCertificates,
-  markRevoked,
   recordCertificate,
-  statusByFingerprint,
   type CertificateFilter,
   type CertificateSummaryRow,
 } from './pki-queries.js';
 import type { PkiSettings } from './pki-settings.js';
-import type {
-  AgentCertificateRequest,
-  CertificateKind,
-  RevocationStatus,
-  SignedCertificate,
-} from './pki-types.js';
+import type { AgentCertificateRequest, CertificateKind, SignedCertificate } from './pki-types.js';
 import type { CaIssuer, SigningKeys } from './signing-keys-service.js';
-
-const generateKeyPairAsync = promisify(generateKeyPair);
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -48,14 +30,10 @@ const DAY_MS = 86_400_000;
 const BACKDATE_MS = 5 * MINUTE_MS;
 /** X.520 upper bound of a common name. */
 const MAX_CN = 64;
-const STATUS_CACHE_MAX = 100_000;
 
-export interface CertificatesDeps extends Pick<
-  ServerContext,
-  'db' | 'clock' | 'ids' | 'audit' | 'keys' | 'logger'
-> {
+export interface CertificatesDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids'> {
   settings: PkiSettings;
-  signingKeys: SigningKeys;
+  signingKeys: Pick<SigningKeys, 'activeIssuer'>;
 }
 
 /** RFC 4514 escaping, so a common name can never add attributes to the subject. */
@@ -127,21 +105,15 @@ export interface CertificateListQuery {
   limit: number;
 }
 
-export interface RevocationOutcome {
-  revoked: Array<{ id: string; fingerprint: string; serialHex: string; signingKeyId: string }>;
-  alreadyRevoked: string[];
-  notFound: string[];
-}
-
 /**
- * Issuing, recording, looking up and revoking certificates. Signing happens before the caller's
- * transaction; `recordIssued` then writes the certificate and its public status in that
- * transaction, so an enrollment that rolls back leaves no trace.
+ * Issuing, recording and listing certificates. Signing happens before the caller's transaction;
+ * `recordIssued` then writes the certificate and its public status in that transaction, so an
+ * enrollment that rolls back leaves no trace.
  */
 export function createCertificates(deps: CertificatesDeps) {
-  const { db, clock, ids, audit, settings, signingKeys } = deps;
-  const statusCache = new Map<string, { value: RevocationStatus; until: number }>();
+  const { db, clock, ids, settings, signingKeys } = deps;
 
+  /** Signs a leaf under `issuer`; agent and server certificates differ only in these parameters. */
   async function sign(
     issuer: CaIssuer,
     p: {
@@ -235,29 +207,6 @@ export function createCertificates(deps: CertificatesDeps) {
     /** Records and returns the row id; used by the test hooks and by local TLS. */
     record,
 
-    async statusByFingerprint(fingerprint: string): Promise<RevocationStatus> {
-      const key = fingerprint.toLowerCase();
-      const now = clock.now().getTime();
-      const cached = statusCache.get(key);
-      if (cached && cached.until > now) return cached.value;
-      const row = /^[0-9a-f]{64}$/.test(key) ? await statusByFingerprint(db, key) : undefined;
-      // An unknown fingerprint is not cached: it may be recorded by an enrollment a moment later.
-      if (!row) return { status: 'unknown' };
-      const value: RevocationStatus =
-        row.status === 'revoked'
-          ? { status: 'revoked', tenantId: row.owner_tenant, revokedAt: row.revoked_at!, reason: row.reason! }
-          : { status: 'good', tenantId: row.owner_tenant, notAfter: row.not_after };
-      if (settings.statusCacheMs > 0) {
-        if (statusCache.size >= STATUS_CACHE_MAX) statusCache.delete(statusCache.keys().next().value!);
-        statusCache.set(key, { value, until: now + settings.statusCacheMs });
-      }
-      return value;
-    },
-
-    forgetStatus(fingerprints: readonly string[]) {
-      for (const f of fingerprints) statusCache.delete(f);
-    },
-
     async list(tenantId: string, q: CertificateListQuery) {
       const now = clock.now();
       const rows = await withTenant(db, tenantId, (tx) =>
@@ -277,149 +226,8 @@ export function createCertificates(deps: CertificatesDeps) {
       };
     },
 
-    /**
-     * Revokes certificates of the caller's tenant in one audited transaction. Ids of other tenants
-     * are invisible under RLS and come back as not found. A bulk request is one audit event.
-     */
-    async revoke(
-      actx: AuditContext,
-      certificateIds: readonly string[],
-      reason: string,
-      mode: 'single' | 'bulk',
-    ): Promise<RevocationOutcome> {
-      const now = clock.now();
-      const unique = [...new Set(certificateIds)];
-      return withTenant(db, actx.tenantId, async (tx) => {
-        const rows = await lockCertificates(tx, unique);
-        const found = new Set(rows.map((r) => r.id));
-        const toRevoke = rows.filter((r) => r.status === 'active');
-        await markRevoked(tx, toRevoke, now, reason);
-        const revoked = toRevoke.map((r) => ({
-          id: r.id,
-          fingerprint: r.fingerprint,
-          serialHex: r.serial_hex,
-          signingKeyId: r.signing_key_id,
-          agentId: r.agent_id,
-          kind: r.kind,
-        }));
-        if (mode === 'single' && revoked[0]) {
-          await audit.record(tx, actx, {
-            action: 'pki.certificate.revoke',
-            entity: { type: 'certificate', id: revoked[0].id },
-            before: { status: 'active' },
-            after: { status: 'revoked', reason, revokedAt: now, ...revoked[0] },
-          });
-        } else if (mode === 'bulk' && revoked.length) {
-          await audit.record(tx, actx, {
-            action: 'pki.certificate.revoke-bulk',
-            entity: { type: 'certificate', id: null },
-            after: { status: 'revoked', reason, revokedAt: now, certificates: revoked },
-          });
-        }
-        return {
-          revoked: revoked.map(({ id, fingerprint, serialHex, signingKeyId }) => ({
-            id,
-            fingerprint,
-            serialHex,
-            signingKeyId,
-          })),
-          alreadyRevoked: rows.filter((r) => r.status === 'revoked').map((r) => r.id),
-          notFound: unique.filter((id) => !found.has(id)),
-        };
-      });
-    },
-
-    localServerTls,
-    trustBundlePem,
+    sign,
   };
-
-  /**
-   * A serverAuth certificate for the given host names from the Active key, kept in the database
-   * so that replicas and restarts share it, and replaced with a third of its validity left or
-   * once its issuer has left the trust bundle.
-   */
-  async function localServerTls(
-    hostnames: string[],
-    attempt = 1,
-  ): Promise<{ certPem: string; keyPem: string; caPem: string }> {
-    const names = [...new Set(hostnames.map((h) => h.trim().toLowerCase()).filter(Boolean))].sort();
-    if (names.length === 0) throw new PkiError('invalid_argument', 'at least one host name is needed');
-    const key = names.join(',');
-    const now = clock.now();
-    const trusted = new Set((await signingKeys.trusted()).map((k) => k.id));
-    const existing = await getServerTls(db, key);
-    const fresh =
-      existing &&
-      trusted.has(existing.signing_key_id) &&
-      existing.not_after.getTime() - now.getTime() >
-        (existing.not_after.getTime() - existing.not_before.getTime()) / 3;
-    if (existing && fresh) {
-      return {
-        certPem: pemEncode(existing.cert_der, 'CERTIFICATE'),
-        keyPem: await deps.keys.openToString(existing.key_pem, `ca_server_tls:key_pem:${existing.id}`),
-        caPem: await trustBundlePem(),
-      };
-    }
-
-    const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
-    const issuer = await signingKeys.activeIssuer();
-    const cert = await sign(issuer, {
-      spki: publicKey.export({ format: 'der', type: 'spki' }),
-      subject: commonNameDn(names[0]!),
-      sans: { dns: names.filter((n) => isIP(n) === 0), ips: names.filter((n) => isIP(n) !== 0) },
-      eku: ['serverAuth'],
-      lifetimeMs: settings.serverCertLifetimeMs,
-    });
-    const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const id = ids.uuid();
-    const sealedKey = await deps.keys.sealToString(keyPem, `ca_server_tls:key_pem:${id}`);
-    const actx = systemAuditContext(DEFAULT_TENANT_ID, 'pki-local-tls');
-    const stored = await withTenant(db, DEFAULT_TENANT_ID, async (tx) => {
-      if (existing) await deleteServerTls(tx, existing.id);
-      const inserted = await insertServerTls(tx, {
-        id,
-        hostnames: key,
-        signing_key_id: cert.signingKeyId,
-        key_pem: sealedKey,
-        cert_der: cert.certDer,
-        not_before: cert.notBefore,
-        not_after: cert.notAfter,
-      });
-      if (!inserted) return false;
-      const certId = await record(tx, cert, {
-        tenantId: DEFAULT_TENANT_ID,
-        agentId: null,
-        kind: 'server-tls',
-      });
-      await audit.record(tx, actx, {
-        action: 'pki.server-tls.issue',
-        entity: { type: 'certificate', id: certId },
-        after: { hostnames: names, fingerprint: cert.fingerprint, notAfter: cert.notAfter },
-      });
-      return true;
-    });
-    // Another replica stored one at the same moment: use theirs, so every replica serves one.
-    if (!stored) {
-      if (attempt >= 3) throw new Error('could not store the local server certificate');
-      return localServerTls(hostnames, attempt + 1);
-    }
-    return { certPem: cert.certPem, keyPem, caPem: await trustBundlePem() };
-  }
-
-  /** Every CA certificate of the Active and Trusted keys, with the chains above imported ones. */
-  async function trustBundlePem(): Promise<string> {
-    const seen = new Set<string>();
-    let pem = '';
-    for (const k of await signingKeys.trusted()) {
-      for (const block of pemDecodeAll(signingKeys.issuerOf(k).chainPem)) {
-        const fingerprint = fingerprintSha256(block.der);
-        if (seen.has(fingerprint)) continue;
-        seen.add(fingerprint);
-        pem += pemEncode(block.der, 'CERTIFICATE');
-      }
-    }
-    return pem;
-  }
 }
 
 export type Certificates = ReturnType<typeof createCertificates>;

@@ -3,27 +3,26 @@ import type { CryptoProvider } from '@ampora/keys';
 import { withTenant } from '@ampora/db';
 import { problems } from '../../http/problem.js';
 import type { ServerContext } from '../../runtime/context.js';
-import type {
-  ApprovalActor,
-  ApprovalHandler,
-  ApprovalsService,
-  ApprovalView,
-} from '../approvals/approvals-service.js';
+import type { ApprovalActor, ApprovalsService, ApprovalView } from '../approvals/approvals-service.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
 import { createKeyCustody, type CaKeyAlgorithm } from './ca-key-custody.js';
+import { createCertificateRevocation, type RevocationOutcome } from './certificate-revocation.js';
 import {
   createCertificates,
   toCertificateView,
   type CertificateListQuery,
   type CertificateView,
-  type RevocationOutcome,
 } from './certificates-service.js';
 import { createCrlPublisher } from './crl-publisher.js';
 import { createOcspResponder } from './ocsp-responder.js';
 import { getCertificate, type SigningKeyRow } from './pki-queries.js';
 import type { PkiSettings } from './pki-settings.js';
 import type { PkiService, RevocationListener } from './pki-types.js';
-import { createSigningKeys, SIGNING_KEY_ACTIVATION } from './signing-keys-service.js';
+import { createServerTls } from './server-tls.js';
+import { createSigningKeyActivation } from './signing-key-activation.js';
+import { createSigningKeyBootstrap } from './signing-key-bootstrap.js';
+import { createSigningKeyDrafts } from './signing-key-drafts.js';
+import { createSigningKeys } from './signing-keys-service.js';
 
 export interface PkiDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'keys' | 'logger'> {
   settings: PkiSettings;
@@ -108,12 +107,17 @@ export function createPki(deps: PkiDeps) {
   });
   const ocsp = createOcspResponder({ ...deps, custody, keys: signingKeys });
   const certificates = createCertificates({ ...deps, signingKeys });
+  const revocation = createCertificateRevocation(deps);
+  const serverTls = createServerTls({ ...deps, signingKeys, certificates });
+  const activation = createSigningKeyActivation({ ...deps, signingKeys, ocsp, crl });
+  const drafts = createSigningKeyDrafts({ ...deps, custody, activation });
+  const { bootstrap } = createSigningKeyBootstrap({ ...deps, drafts, signingKeys });
   const listeners: RevocationListener[] = [];
   let readiness: Promise<void> | undefined;
 
   function ready(): Promise<void> {
     readiness ??= (async () => {
-      await signingKeys.bootstrap();
+      await bootstrap();
       await maintain();
     })().catch((err) => {
       readiness = undefined;
@@ -135,18 +139,8 @@ export function createPki(deps: PkiDeps) {
     }
   }
 
-  /** A new Active key gets its responder and its first CRL before the approval call returns. */
-  async function afterActivation(keyId: string) {
-    signingKeys.invalidate();
-    ocsp.invalidate();
-    const key = (await signingKeys.publishing()).find((k) => k.id === keyId);
-    if (!key) return;
-    await ocsp.ensure(key);
-    await crl.publish(keyId);
-  }
-
   async function afterRevocation(tenantId: string, outcome: RevocationOutcome) {
-    certificates.forgetStatus(outcome.revoked.map((r) => r.fingerprint));
+    revocation.forgetStatus(outcome.revoked.map((r) => r.fingerprint));
     for (const keyId of new Set(outcome.revoked.map((r) => r.signingKeyId))) {
       // The revocation is committed and OCSP already answers `revoked`; a failed publish is
       // repaired by the next scheduled round.
@@ -171,14 +165,14 @@ export function createPki(deps: PkiDeps) {
       return certificates.signAgentCertificate(req);
     },
     recordIssued: (tx, cert, meta) => certificates.recordIssued(tx, cert, meta),
-    statusByFingerprint: (fingerprint) => certificates.statusByFingerprint(fingerprint),
+    statusByFingerprint: (fingerprint) => revocation.statusByFingerprint(fingerprint),
     async trustBundlePem() {
       await ready();
-      return certificates.trustBundlePem();
+      return signingKeys.trustBundlePem();
     },
     async localServerTls(hostnames) {
       await ready();
-      return certificates.localServerTls(hostnames);
+      return serverTls.localServerTls(hostnames);
     },
     onRevoked(listener) {
       listeners.push(listener);
@@ -188,18 +182,6 @@ export function createPki(deps: PkiDeps) {
   async function proposed(p: { id: string; approval: ApprovalView }): Promise<ProposedKey> {
     return { key: keyView((await signingKeys.get(p.id))!), approval: p.approval };
   }
-
-  /**
-   * Registered with the approvals module: an approved request makes its Draft key Active (the
-   * previous Active key becomes Trusted) in the approval's transaction; the responder certificate
-   * and first CRL follow once it has committed, as signing stays outside transactions.
-   */
-  const activationHandler: ApprovalHandler = {
-    kind: SIGNING_KEY_ACTIVATION,
-    decideAction: 'pki:keys:approve',
-    apply: (tx, request, actx) => signingKeys.applyActivation(tx, request.entity.id, actx, request.id),
-    afterApply: (request) => afterActivation(request.entity.id),
-  };
 
   async function certificateView(tenantId: string, id: string): Promise<CertificateView> {
     const row = await withTenant(db, tenantId, (tx) => getCertificate(tx, id));
@@ -211,7 +193,7 @@ export function createPki(deps: PkiDeps) {
     service,
     ready,
     maintain,
-    activationHandler,
+    activationHandler: activation.handler,
 
     // ---- admin API ----
     async listKeys(): Promise<SigningKeyView[]> {
@@ -220,15 +202,15 @@ export function createPki(deps: PkiDeps) {
     },
     async rotate(actor: ApprovalActor, algorithm?: CaKeyAlgorithm): Promise<ProposedKey> {
       await ready();
-      return proposed(await signingKeys.rotate(actor, algorithm));
+      return proposed(await drafts.rotate(actor, algorithm));
     },
     async importCa(actor: ApprovalActor, input: ImportExternalCaInput): Promise<ProposedKey> {
       await ready();
-      return proposed(await signingKeys.importCa(actor, input).catch(asProblem));
+      return proposed(await drafts.importCa(actor, input).catch(asProblem));
     },
     async requestActivation(actor: ApprovalActor, id: string): Promise<ProposedKey> {
       await ready();
-      return proposed(await signingKeys.requestActivation(actor, id));
+      return proposed(await activation.requestActivation(actor, id));
     },
     async retire(actx: AuditContext, id: string): Promise<SigningKeyView> {
       await ready();
@@ -240,14 +222,14 @@ export function createPki(deps: PkiDeps) {
       return certificates.list(tenantId, q);
     },
     async revoke(actx: AuditContext, id: string, reason: string) {
-      const outcome = await certificates.revoke(actx, [id], reason, 'single');
+      const outcome = await revocation.revoke(actx, [id], reason, 'single');
       if (outcome.notFound.length) throw problems.notFound('certificate not found');
       if (outcome.alreadyRevoked.length) throw problems.conflict('the certificate is already revoked');
       await afterRevocation(actx.tenantId, outcome);
       return certificateView(actx.tenantId, id);
     },
     async revokeMany(actx: AuditContext, ids: readonly string[], reason: string) {
-      const outcome = await certificates.revoke(actx, ids, reason, 'bulk');
+      const outcome = await revocation.revoke(actx, ids, reason, 'bulk');
       await afterRevocation(actx.tenantId, outcome);
       return {
         revoked: outcome.revoked.map((r) => r.id),
