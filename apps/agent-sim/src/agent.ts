@@ -383,8 +383,9 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   /** Builds, sends and awaits the reply to the next AgentToServer. */
   exchangeMessage(options: BuildOptions = {}): Promise<ServerToAgent | undefined> {
     return this.enqueue(() => {
+      // A pending request is kept until the server takes a message (see `process`), so one the
+      // server could not handle (Unavailable) goes out again with the retry.
       const request = options.connectionSettingsRequest ?? this.pendingRequest;
-      this.pendingRequest = undefined;
       const msg: AgentToServer = this.status.next({ ...options, connectionSettingsRequest: request });
       return this.exchange(() => this.requireTransport().send(toBinary(AgentToServerSchema, msg)), true);
     });
@@ -460,6 +461,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
       this.emit('serverError', err);
       return;
     }
+    this.pendingRequest = undefined;
     if (msg.capabilities !== 0n) this.serverCapabilities = msg.capabilities;
     // Like opamp-go clients, a command overrides everything else in the message.
     if (msg.command) {

@@ -4,6 +4,7 @@ import {
   createAgentSession,
   errorResponse,
   has,
+  type Inbound,
   type OfferResult,
   type ServerToAgent,
   type SessionConfig,
@@ -167,7 +168,33 @@ export function createAgentHub(deps: AgentHubDeps) {
     }
 
     const inbound = entry.session.receive(msg);
+    try {
+      return await afterReceive(entry, msg, inbound, now, first);
+    } catch (err) {
+      // A failure of ours (the database is away, say) must not leave the session waiting for a
+      // reply it will never send: the agent is told to come back later, with its full state.
+      deps.logger.error(
+        { err, agent: entry.uidHex, tenantId: entry.tenantId },
+        'OpAMP message could not be processed',
+      );
+      deps.metrics.framesRejected.inc({ reason: 'server_error' });
+      return {
+        reply: inbound.reject(
+          'unavailable',
+          'the server could not process this message; retry later',
+          deps.retryAfterSeconds * 1000,
+        ),
+      };
+    }
+  }
 
+  async function afterReceive(
+    entry: HubEntry,
+    msg: ValidAgentToServer,
+    inbound: Inbound,
+    now: Date,
+    first: boolean,
+  ): Promise<HubReply> {
     if (deps.buffer.pending > deps.maxPendingWrites) {
       deps.metrics.framesRejected.inc({ reason: 'overloaded' });
       return {

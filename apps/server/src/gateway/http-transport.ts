@@ -10,7 +10,7 @@ import {
   type ServerToAgent,
 } from '@ampora/opamp';
 import type { Logger } from '../observability/logger.js';
-import type { AgentHub, AgentPeer } from './agent-hub.js';
+import type { AgentHub, AgentPeer, HubReply } from './agent-hub.js';
 import type { Admitted } from './agent-principal.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { encodeServerToAgent } from './wire.js';
@@ -153,7 +153,24 @@ export function createHttpTransport(deps: HttpTransportDeps) {
       return;
     }
     const peer: AgentPeer = { transport: 'http', remoteAddress: admitted.remoteAddress };
-    const { reply, close } = await deps.hub.handle(admitted, msg, peer);
+    let handled: HubReply;
+    try {
+      handled = await deps.hub.handle(admitted, msg, peer);
+    } catch (err) {
+      // A failure of ours before the session took the message: nothing was processed, so the
+      // agent retries later (HTTP agents honour Retry-After).
+      deps.logger.error({ err, remoteAddress: admitted.remoteAddress }, 'OpAMP poll could not be processed');
+      deps.metrics.framesRejected.inc({ reason: 'server_error' });
+      handled = {
+        reply: errorResponse(
+          msg.instanceUid,
+          'unavailable',
+          'the server could not process this message; retry later',
+          deps.retryAfterSeconds * 1000,
+        ),
+      };
+    }
+    const { reply, close } = handled;
     if (close) res.setHeader('connection', 'close');
     const status = reply.errorResponse ? (reply.errorResponse.Details.case === 'retryInfo' ? 503 : 400) : 200;
     const retryHeader: Record<string, string> =

@@ -126,8 +126,16 @@ export function createWsTransport(deps: WsTransportDeps) {
       queue = queue
         .then(() => onMessage(data, isBinary))
         .catch((err) => {
-          deps.logger.error({ err }, 'OpAMP message handling failed');
-          send(errorResponse(lastUid, 'unknown', 'internal error'));
+          deps.logger.error({ err, remoteAddress }, 'OpAMP message could not be processed');
+          deps.metrics.framesRejected.inc({ reason: 'server_error' });
+          send(
+            errorResponse(
+              lastUid,
+              'unavailable',
+              'the server could not process this message; retry later',
+              deps.retryAfterSeconds * 1000,
+            ),
+          );
         });
     });
     ws.on('error', (err: Error & { code?: string }) => {

@@ -24,6 +24,12 @@ type RedeemOutcome =
 
 const CONFLICT = 'this instance_uid was enrolled by another connection at the same time';
 
+/** The agent's row appeared under another id while this enrollment ran. */
+class ConcurrentEnrollment extends Error {}
+
+/** PostgreSQL's unique_violation: a racing enrollment stored the same instance_uid first. */
+const isUniqueViolation = (err: unknown) => (err as { code?: unknown } | null)?.code === '23505';
+
 /**
  * Enrollment with a bootstrap token: the key (CSR or made here), the certificate signed before the
  * redemption transaction, and the refusals that go with it. A transaction that loses (a token
@@ -98,7 +104,7 @@ export function createAgentEnrollment(deps: Omit<AgentTrustDeps, 'directory'>): 
           },
           credentialRow(tenantId, agentId, cert, 'current', keyOrigin, now),
         );
-        if (rowId !== agentId) throw new Error('agent row appeared concurrently under another id');
+        if (rowId !== agentId) throw new ConcurrentEnrollment();
         await deps.pki.recordIssued(tx, cert, { tenantId, agentId, kind: 'agent' });
         // Last: the tenant's audit chain head stays locked from the append to COMMIT, so
         // concurrent enrollments only queue on it for the append itself.
@@ -120,8 +126,11 @@ export function createAgentEnrollment(deps: Omit<AgentTrustDeps, 'directory'>): 
         return { ok: true, initialGroup: redeemed.initialGroup };
       });
     } catch (err) {
-      // The uid was enrolled by a racing connection (unique constraint), or the row moved.
-      deps.logger.warn({ err, tenantId }, 'enrollment transaction failed');
+      // Only a race is the agent's to hear about; any other failure (the database is away, say)
+      // goes up to the gateway, which answers Unavailable so the agent retries with its token,
+      // which the rolled-back transaction left unspent.
+      if (!(err instanceof ConcurrentEnrollment) && !isUniqueViolation(err)) throw err;
+      deps.logger.warn({ err, tenantId }, 'enrollment lost a race for its instance_uid');
       return { ok: false, reason: 'enrollment_conflict', message: CONFLICT };
     }
   }
