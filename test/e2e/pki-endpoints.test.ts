@@ -210,6 +210,10 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
     expect(after.output).toContain('Response verify OK');
     expect(after.output).toContain('agent-ocsp.pem: revoked');
     expect(after.output).toContain('Reason: superseded');
+
+    const metrics = (await text(server, '/metrics')).body;
+    expect(metrics).toMatch(/^ampora_pki_ocsp_responses_total\{status="good"\} [1-9]/m);
+    expect(metrics).toMatch(/^ampora_pki_ocsp_responses_total\{status="revoked"\} [1-9]/m);
   });
 
   it('answers the RFC 5019 GET form, and unknown for a certificate it never issued', async () => {

@@ -18,6 +18,8 @@ export interface CrlPublisherDeps {
   /** thisUpdate → nextUpdate. */
   nextUpdateMs: number;
   issuerFor(signingKeyId: string): Promise<Issuer>;
+  /** Told of every CRL this instance stores (for the metrics). */
+  onStored(signingKeyId: string, crl: { number: number; nextUpdate: Date }): void;
 }
 
 export interface PublishedCrl {
@@ -40,10 +42,11 @@ const IN_FLIGHT_MS = 60_000;
  */
 export function createCrlPublisher(deps: CrlPublisherDeps) {
   async function sign(signingKeyId: string, number: number, entries: Entry[], now: Date) {
+    const nextUpdate = new Date(now.getTime() + deps.nextUpdateMs);
     const der = await buildCrl({
       issuer: await deps.issuerFor(signingKeyId),
       thisUpdate: now,
-      nextUpdate: new Date(now.getTime() + deps.nextUpdateMs),
+      nextUpdate,
       crlNumber: BigInt(number),
       revoked: entries.map((e) => ({
         serial: e.serial_hex,
@@ -51,12 +54,8 @@ export function createCrlPublisher(deps: CrlPublisherDeps) {
         reason: (e.reason ?? 'unspecified') as RevocationReason,
       })),
     });
-    const stored = await storeCrl(deps.db, signingKeyId, {
-      number,
-      der,
-      thisUpdate: now,
-      nextUpdate: new Date(now.getTime() + deps.nextUpdateMs),
-    });
+    const stored = await storeCrl(deps.db, signingKeyId, { number, der, thisUpdate: now, nextUpdate });
+    if (stored) deps.onStored(signingKeyId, { number, nextUpdate });
     return { number, stored };
   }
 

@@ -19,6 +19,7 @@ import { DEFAULT_TENANT_ID, withTenant } from '@ampora/db';
 import type { ServerContext } from '../../runtime/context.js';
 import { systemAuditContext } from '../audit/audit-recorder.js';
 import type { KeyCustody } from './ca-key-custody.js';
+import type { PkiMetrics } from './pki-metrics.js';
 import {
   listResponders,
   lockResponder,
@@ -35,6 +36,7 @@ export interface OcspResponderDeps extends Pick<ServerContext, 'db' | 'clock' | 
   custody: KeyCustody;
   settings: PkiSettings;
   keys: SigningKeys;
+  metrics: Pick<PkiMetrics, 'ocspResponses'>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -61,7 +63,7 @@ function serialHexOf(certId: OcspCertId): string | undefined {
  * delegated responder certificate (EKU ocspSigning, id-pkix-ocsp-nocheck), kept here.
  */
 export function createOcspResponder(deps: OcspResponderDeps) {
-  const { db, clock, ids, audit, custody, settings, keys } = deps;
+  const { db, clock, ids, audit, custody, settings, keys, metrics } = deps;
   let state: { until: number; keys: PublishedKeyRow[]; responders: Map<string, ResponderRow> } | undefined;
   const signers = new Map<string, { serial: string; signer: Signer }>();
 
@@ -89,6 +91,63 @@ export function createOcspResponder(deps: OcspResponderDeps) {
     });
     signers.set(row.signing_key_id, { serial: row.serial_hex, signer });
     return signer;
+  }
+
+  /** The answer to one request, counted by status. */
+  async function answer(requestDer: Buffer): Promise<Buffer> {
+    let request;
+    try {
+      request = parseOcspRequest(requestDer);
+    } catch (err) {
+      if (isPkiError(err)) return refuse('malformedRequest');
+      throw err;
+    }
+    const { keys: publishing, responders } = await current();
+    const matched = request.requests.map((certId) =>
+      publishing.find((k) => matchesIssuer(certId, k.cert_der)),
+    );
+    // One response is signed by one issuer's responder; CertIDs of another issuer in the same
+    // request (clients send one) are answered `unknown`.
+    const key = matched.find((k) => k !== undefined) ?? publishing.find((k) => k.state === 'active');
+    const responder = key && responders.get(key.id);
+    if (!key || !responder) return refuse('tryLater');
+
+    const serials = request.requests.flatMap((certId, i) => {
+      const hex = matched[i] === key ? serialHexOf(certId) : undefined;
+      return hex ? [hex] : [];
+    });
+    const statuses = new Map((await statusBySerials(db, key.id, serials)).map((s) => [s.serial_hex, s]));
+    const now = clock.now();
+    const nextUpdate = new Date(now.getTime() + settings.crlNextUpdateMs);
+    const responses = request.requests.map((certId, i): OcspSingleResponse => {
+      const base = { certId, thisUpdate: now, nextUpdate };
+      const hex = matched[i] === key ? serialHexOf(certId) : undefined;
+      const status = hex ? statuses.get(hex) : undefined;
+      if (!status) return { ...base, status: 'unknown' };
+      if (status.status === 'revoked') {
+        return {
+          ...base,
+          status: 'revoked',
+          revokedAt: status.revoked_at!,
+          reason: (status.reason ?? 'unspecified') as RevocationReason,
+        };
+      }
+      return { ...base, status: 'good' };
+    });
+    const response = await buildOcspResponse({
+      responder: { cert: responder.cert_der, signer: signerOf(responder) },
+      issuerCert: key.cert_der,
+      responses,
+      ...(request.nonce ? { nonce: request.nonce } : {}),
+      producedAt: now,
+    });
+    for (const r of responses) metrics.ocspResponses.inc({ status: r.status });
+    return response;
+  }
+
+  function refuse(status: 'malformedRequest' | 'tryLater'): Buffer {
+    metrics.ocspResponses.inc({ status });
+    return ocspErrorResponse(status);
   }
 
   return {
@@ -167,52 +226,13 @@ export function createOcspResponder(deps: OcspResponderDeps) {
 
     /** Answers one OCSP request (DER). Always returns an OCSPResponse, never throws for bad input. */
     async respond(requestDer: Buffer): Promise<Buffer> {
-      let request;
       try {
-        request = parseOcspRequest(requestDer);
+        return await answer(requestDer);
       } catch (err) {
-        if (isPkiError(err)) return ocspErrorResponse('malformedRequest');
+        // The request ends in an HTTP 500, not an OCSP answer; counted so that alerts see it.
+        metrics.ocspResponses.inc({ status: 'internalError' });
         throw err;
       }
-      const { keys: publishing, responders } = await current();
-      const matched = request.requests.map((certId) =>
-        publishing.find((k) => matchesIssuer(certId, k.cert_der)),
-      );
-      // One response is signed by one issuer's responder; CertIDs of another issuer in the same
-      // request (clients send one) are answered `unknown`.
-      const key = matched.find((k) => k !== undefined) ?? publishing.find((k) => k.state === 'active');
-      const responder = key && responders.get(key.id);
-      if (!key || !responder) return ocspErrorResponse('tryLater');
-
-      const serials = request.requests.flatMap((certId, i) => {
-        const hex = matched[i] === key ? serialHexOf(certId) : undefined;
-        return hex ? [hex] : [];
-      });
-      const statuses = new Map((await statusBySerials(db, key.id, serials)).map((s) => [s.serial_hex, s]));
-      const now = clock.now();
-      const nextUpdate = new Date(now.getTime() + settings.crlNextUpdateMs);
-      const responses = request.requests.map((certId, i): OcspSingleResponse => {
-        const base = { certId, thisUpdate: now, nextUpdate };
-        const hex = matched[i] === key ? serialHexOf(certId) : undefined;
-        const status = hex ? statuses.get(hex) : undefined;
-        if (!status) return { ...base, status: 'unknown' };
-        if (status.status === 'revoked') {
-          return {
-            ...base,
-            status: 'revoked',
-            revokedAt: status.revoked_at!,
-            reason: (status.reason ?? 'unspecified') as RevocationReason,
-          };
-        }
-        return { ...base, status: 'good' };
-      });
-      return buildOcspResponse({
-        responder: { cert: responder.cert_der, signer: signerOf(responder) },
-        issuerCert: key.cert_der,
-        responses,
-        ...(request.nonce ? { nonce: request.nonce } : {}),
-        producedAt: now,
-      });
     },
 
     invalidate() {

@@ -3,6 +3,7 @@ import { createSoftwareProvider } from '@ampora/keys';
 import type { ServerContext, ServerModule } from '../../runtime/context.js';
 import type { ApprovalsService } from '../approvals/approvals-service.js';
 import { pkiPublicRoutes } from './pki-public-routes.js';
+import { createPkiMetrics } from './pki-metrics.js';
 import { pkiRoutes } from './pki-routes.js';
 import { createPki, type Pki } from './pki-service.js';
 import { pkiSettings } from './pki-settings.js';
@@ -34,6 +35,7 @@ export function pkiModule(ctx: ServerContext, deps: { approvals: ApprovalsServic
     provider: software,
     software,
     approvals: deps.approvals,
+    metrics: createPkiMetrics(ctx.metrics),
   });
   // Activating a signing key needs a second Admin: the approvals module calls back here.
   deps.approvals.register(pki.activationHandler);

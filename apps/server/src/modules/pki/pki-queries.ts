@@ -364,6 +364,27 @@ export function listCrlStates(q: Q) {
   return q.selectFrom('crl_state').selectAll().execute();
 }
 
+/**
+ * Every key not retired with the validity of its CA certificate, its OCSP responder and its stored
+ * CRL: what the PKI gauges show, read once per maintenance round rather than per scrape.
+ */
+export function keyValidity(q: Q) {
+  return q
+    .selectFrom('ca_signing_keys as k')
+    .leftJoin('ca_ocsp_responders as r', 'r.signing_key_id', 'k.id')
+    .leftJoin('crl_state as c', 'c.signing_key_id', 'k.id')
+    .select([
+      'k.id',
+      'k.state',
+      'k.not_after',
+      'r.not_after as responder_not_after',
+      'c.published_number as crl_number',
+      'c.next_update as crl_next_update',
+    ])
+    .where('k.state', '!=', 'retired')
+    .execute();
+}
+
 // ---- local server TLS ----
 
 export function getServerTls(q: Q, hostnames: string) {

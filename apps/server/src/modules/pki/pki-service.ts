@@ -15,6 +15,8 @@ import {
 } from './certificates-service.js';
 import { createCrlPublisher } from './crl-publisher.js';
 import { createOcspResponder } from './ocsp-responder.js';
+import { createPkiGauges } from './pki-gauges.js';
+import type { PkiMetrics } from './pki-metrics.js';
 import { getCertificate, type SigningKeyRow } from './pki-queries.js';
 import type { PkiSettings } from './pki-settings.js';
 import type { PkiService, RevocationListener } from './pki-types.js';
@@ -32,6 +34,7 @@ export interface PkiDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'a
   software: CryptoProvider;
   /** New keys wait as Drafts for a second Admin; see {@link Pki.activationHandler}. */
   approvals: Pick<ApprovalsService, 'request' | 'pendingFor'>;
+  metrics: PkiMetrics;
 }
 
 /** A Draft key and the request that asks a second Admin to activate it. */
@@ -95,7 +98,8 @@ function asProblem(err: unknown): never {
  * or earlier when the OpAMP listener asks for its TLS certificate), exactly once per process.
  */
 export function createPki(deps: PkiDeps) {
-  const { db, logger, settings } = deps;
+  const { db, logger, settings, metrics } = deps;
+  const gauges = createPkiGauges({ db, logger, metrics });
   const custody = createKeyCustody({ keys: deps.keys, provider: deps.provider, software: deps.software });
   const signingKeys = createSigningKeys({ ...deps, custody });
   const crl = createCrlPublisher({
@@ -104,12 +108,16 @@ export function createPki(deps: PkiDeps) {
     logger,
     nextUpdateMs: settings.crlNextUpdateMs,
     issuerFor: (id) => signingKeys.issuerFor(id),
+    onStored(keyId, stored) {
+      metrics.crlPublished.inc();
+      gauges.crlStored(keyId, stored);
+    },
   });
   const ocsp = createOcspResponder({ ...deps, custody, keys: signingKeys });
   const certificates = createCertificates({ ...deps, signingKeys });
   const revocation = createCertificateRevocation(deps);
   const serverTls = createServerTls({ ...deps, signingKeys, certificates });
-  const activation = createSigningKeyActivation({ ...deps, signingKeys, ocsp, crl });
+  const activation = createSigningKeyActivation({ ...deps, signingKeys, ocsp, crl, gauges });
   const drafts = createSigningKeyDrafts({ ...deps, custody, activation });
   const { bootstrap } = createSigningKeyBootstrap({ ...deps, drafts, signingKeys });
   const listeners: RevocationListener[] = [];
@@ -126,21 +134,30 @@ export function createPki(deps: PkiDeps) {
     return readiness;
   }
 
-  /** The periodic round: Trusted windows, responder renewals, CRLs due for republishing. */
+  /**
+   * The periodic round: Trusted windows, responder renewals, CRLs due for republishing, and the
+   * gauges, which also catch up with what other replicas did. The gauges are read even when a step
+   * fails, so they show what is stored rather than what this round meant to store.
+   */
   async function maintain(): Promise<void> {
-    const retired = await signingKeys.retireLapsed();
-    if (retired.length) {
-      ocsp.invalidate();
-      logger.info({ signingKeyIds: retired }, 'retired signing keys whose trusted window ended');
-    }
-    for (const key of await signingKeys.publishing()) {
-      await ocsp.ensure(key);
-      await crl.publishIfDue(key.id);
+    try {
+      const retired = await signingKeys.retireLapsed();
+      if (retired.length) {
+        ocsp.invalidate();
+        logger.info({ signingKeyIds: retired }, 'retired signing keys whose trusted window ended');
+      }
+      for (const key of await signingKeys.publishing()) {
+        await ocsp.ensure(key);
+        await crl.publishIfDue(key.id);
+      }
+    } finally {
+      await gauges.refresh();
     }
   }
 
-  async function afterRevocation(tenantId: string, outcome: RevocationOutcome) {
+  async function afterRevocation(tenantId: string, outcome: RevocationOutcome, reason: string) {
     revocation.forgetStatus(outcome.revoked.map((r) => r.fingerprint));
+    if (outcome.revoked.length) metrics.certificatesRevoked.inc({ reason }, outcome.revoked.length);
     for (const keyId of new Set(outcome.revoked.map((r) => r.signingKeyId))) {
       // The revocation is committed and OCSP already answers `revoked`; a failed publish is
       // repaired by the next scheduled round.
@@ -202,11 +219,15 @@ export function createPki(deps: PkiDeps) {
     },
     async rotate(actor: ApprovalActor, algorithm?: CaKeyAlgorithm): Promise<ProposedKey> {
       await ready();
-      return proposed(await drafts.rotate(actor, algorithm));
+      const draft = await drafts.rotate(actor, algorithm);
+      await gauges.refresh();
+      return proposed(draft);
     },
     async importCa(actor: ApprovalActor, input: ImportExternalCaInput): Promise<ProposedKey> {
       await ready();
-      return proposed(await drafts.importCa(actor, input).catch(asProblem));
+      const draft = await drafts.importCa(actor, input).catch(asProblem);
+      await gauges.refresh();
+      return proposed(draft);
     },
     async requestActivation(actor: ApprovalActor, id: string): Promise<ProposedKey> {
       await ready();
@@ -216,6 +237,7 @@ export function createPki(deps: PkiDeps) {
       await ready();
       await signingKeys.retire(actx, id);
       ocsp.invalidate();
+      await gauges.refresh();
       return keyView((await signingKeys.get(id))!);
     },
     listCertificates(tenantId: string, q: CertificateListQuery) {
@@ -225,12 +247,12 @@ export function createPki(deps: PkiDeps) {
       const outcome = await revocation.revoke(actx, [id], reason, 'single');
       if (outcome.notFound.length) throw problems.notFound('certificate not found');
       if (outcome.alreadyRevoked.length) throw problems.conflict('the certificate is already revoked');
-      await afterRevocation(actx.tenantId, outcome);
+      await afterRevocation(actx.tenantId, outcome, reason);
       return certificateView(actx.tenantId, id);
     },
     async revokeMany(actx: AuditContext, ids: readonly string[], reason: string) {
       const outcome = await revocation.revoke(actx, ids, reason, 'bulk');
-      await afterRevocation(actx.tenantId, outcome);
+      await afterRevocation(actx.tenantId, outcome, reason);
       return {
         revoked: outcome.revoked.map((r) => r.id),
         alreadyRevoked: outcome.alreadyRevoked,

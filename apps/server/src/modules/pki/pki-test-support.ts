@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { createSoftwareProvider, type KeyProtector } from '@ampora/keys';
 import { manualClock, uuidv7Ids, type Database } from '@ampora/db';
 import {
@@ -12,6 +13,7 @@ import { createLogger } from '../../observability/logger.js';
 import { createApprovals, type ApprovalsService } from '../approvals/approvals-service.js';
 import { createUsersService } from '../auth/users-service.js';
 import type { CaKeyAlgorithm } from './ca-key-custody.js';
+import { createPkiMetrics } from './pki-metrics.js';
 import { createPki } from './pki-service.js';
 import { pkiSettings } from './pki-settings.js';
 
@@ -63,6 +65,7 @@ export function testPki(o: TestPkiOptions) {
     claims: { roleClaim: 'ampora:role', groupsClaim: 'groups', tenantClaim: 'tenant' },
   });
   const approvals = createApprovals({ db: o.db, clock, ids: uuidv7Ids, audit, logger, subjects: users });
+  const registry = new Registry();
   const pki = createPki({
     db: o.db,
     clock,
@@ -74,6 +77,7 @@ export function testPki(o: TestPkiOptions) {
     provider: software,
     software,
     approvals,
+    metrics: createPkiMetrics(registry),
   });
   approvals.register(pki.activationHandler);
 
@@ -84,5 +88,5 @@ export function testPki(o: TestPkiOptions) {
     return (await pki.listKeys()).find((k) => k.id === proposed.key.id)!;
   }
 
-  return { pki, approvals, clock, keys, users, rotateApproved };
+  return { pki, approvals, clock, keys, users, registry, rotateApproved };
 }

@@ -10,6 +10,7 @@ import type {
 import type { AuditContext } from '../audit/audit-recorder.js';
 import type { CrlPublisher } from './crl-publisher.js';
 import type { OcspResponder } from './ocsp-responder.js';
+import type { PkiGauges } from './pki-gauges.js';
 import { activateKey, lockSigningKey } from './pki-queries.js';
 import type { PkiSettings } from './pki-settings.js';
 import type { SigningKeys } from './signing-keys-service.js';
@@ -20,6 +21,7 @@ export interface SigningKeyActivationDeps extends Pick<ServerContext, 'db' | 'cl
   signingKeys: Pick<SigningKeys, 'invalidate' | 'publishing'>;
   ocsp: Pick<OcspResponder, 'invalidate' | 'ensure'>;
   crl: Pick<CrlPublisher, 'publish'>;
+  gauges: Pick<PkiGauges, 'refresh'>;
 }
 
 /** The approval kind under which a Draft key waits for a second Admin before it becomes Active. */
@@ -71,7 +73,7 @@ export function keyAuditFacts(row: ActivationSubject) {
  * first).
  */
 export function createSigningKeyActivation(deps: SigningKeyActivationDeps) {
-  const { db, clock, audit, settings, signingKeys, ocsp, crl } = deps;
+  const { db, clock, audit, settings, signingKeys, ocsp, crl, gauges } = deps;
 
   /** Opens the activation request of the Draft key `id` in the caller's transaction. */
   function request(tx: Tx, actor: ApprovalActor, id: string, row: ActivationSubject): Promise<ApprovalView> {
@@ -112,14 +114,21 @@ export function createSigningKeyActivation(deps: SigningKeyActivationDeps) {
     });
   }
 
-  /** A new Active key gets its responder and its first CRL before the approval call returns. */
+  /**
+   * A new Active key gets its responder and its first CRL before the approval call returns. The
+   * gauges follow the committed activation even when either step fails.
+   */
   async function afterActivation(keyId: string) {
     signingKeys.invalidate();
     ocsp.invalidate();
-    const key = (await signingKeys.publishing()).find((k) => k.id === keyId);
-    if (!key) return;
-    await ocsp.ensure(key);
-    await crl.publish(keyId);
+    try {
+      const key = (await signingKeys.publishing()).find((k) => k.id === keyId);
+      if (!key) return;
+      await ocsp.ensure(key);
+      await crl.publish(keyId);
+    } finally {
+      await gauges.refresh();
+    }
   }
 
   /**
