@@ -16,6 +16,7 @@ export interface ServerProcess {
   httpPort: number;
   opampPort: number;
   database: TestDatabase;
+  masterKey: string;
   /** Every line the server logged, for assertions on log output. */
   logs: string[];
   child: ChildProcess;
@@ -37,12 +38,22 @@ export function databaseEnv(database: TestDatabase, dataDir: string): Record<str
   };
 }
 
+/** A second replica: another server process on the same database, with the same master key. */
+export interface ReplicaOf {
+  database: TestDatabase;
+  masterKey: string;
+}
+
 /**
  * Starts the real server the way `npm start` does (`tsx apps/server/src/main.ts`) against a fresh
- * test database, and waits for /readyz.
+ * test database (or, with `replicaOf`, another replica's), and waits for /readyz.
  */
-export async function startServerProcess(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const database = await createTestDatabase();
+export async function startServerProcess(
+  env: Record<string, string> = {},
+  replicaOf?: ReplicaOf,
+): Promise<ServerProcess> {
+  const database = replicaOf?.database ?? (await createTestDatabase());
+  const masterKey = replicaOf?.masterKey ?? randomBytes(32).toString('base64');
   const dataDir = await mkdtemp(path.join(tmpdir(), 'ampora-e2e-'));
   const httpPort = await freePort();
   const opampPort = await freePort();
@@ -53,7 +64,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
       ...databaseEnv(database, dataDir),
       AMPORA_HTTP_PORT: String(httpPort),
       AMPORA_OPAMP_PORT: String(opampPort),
-      AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64'),
+      AMPORA_KEY_PROTECTION_MASTER_KEY: masterKey,
       AMPORA_LOG_LEVEL: 'info',
       ...env,
     },
@@ -85,7 +96,8 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
   }
 
   async function cleanup() {
-    await database.close().catch(() => {});
+    // A replica leaves the shared database to the server that created it.
+    if (!replicaOf) await database.close().catch(() => {});
     await rm(dataDir, { recursive: true, force: true });
   }
 
@@ -96,6 +108,7 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     httpPort,
     opampPort,
     database,
+    masterKey,
     logs,
     child,
     async stop() {

@@ -1,6 +1,6 @@
 import { createSimAgent, type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
 import { apiOf, jsonPost, type Api } from './http.js';
-import { startServerProcess, type ServerProcess } from './server-process.js';
+import { startServerProcess, type ReplicaOf, type ServerProcess } from './server-process.js';
 
 /**
  * A server with its OpAMP listener on TLS, as the trust tests use it: the operator API open (local
@@ -20,12 +20,18 @@ export interface TrustServer {
   stop(): Promise<void>;
 }
 
-export async function startTrustServer(env: Record<string, string> = {}): Promise<TrustServer> {
-  const server = await startServerProcess({
-    AMPORA_API_INSECURE_NO_AUTH: 'true',
-    AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
-    ...env,
-  });
+export async function startTrustServer(
+  env: Record<string, string> = {},
+  replicaOf?: ReplicaOf,
+): Promise<TrustServer> {
+  const server = await startServerProcess(
+    {
+      AMPORA_API_INSECURE_NO_AUTH: 'true',
+      AMPORA_OPAMP_FLUSH_INTERVAL_MS: '50',
+      ...env,
+    },
+    replicaOf,
+  );
   const api = apiOf(() => server);
   const trustBundle = await (await fetch(`${server.httpUrl}/pki/trust-bundle.pem`)).text();
   const wssUrl = `wss://127.0.0.1:${server.opampPort}/v1/opamp`;

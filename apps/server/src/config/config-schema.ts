@@ -435,7 +435,14 @@ export const ConfigSchema = Type.Object(
           minimum: 0,
           maximum: 300,
           description:
-            'Seconds a certificate status looked up at a TLS handshake is reused; revocations on this instance clear it at once.',
+            'Seconds a certificate status looked up at a TLS handshake is reused; revocations on this instance clear it at once, and those of other instances within `revocationPollSeconds`.',
+        }),
+        revocationPollSeconds: Type.Integer({
+          default: 5,
+          minimum: 1,
+          maximum: 300,
+          description:
+            "How often, in seconds, each instance reads the revocations other instances made, to close the revoked agents' live sessions and clear its cached status.",
         }),
       },
       { default: {} },

@@ -41,6 +41,8 @@ export function pkiModule(ctx: ServerContext, deps: { approvals: ApprovalsServic
   deps.approvals.register(pki.activationHandler);
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
+  let feedTimer: NodeJS.Timeout | undefined;
+  let feedRead: Promise<unknown> | undefined;
 
   return {
     name: 'pki',
@@ -64,10 +66,24 @@ export function pkiModule(ctx: ServerContext, deps: { approvals: ApprovalsServic
           });
       }, every);
       timer.unref();
+      // Every replica reads the others' revocations; there is nothing to lead here.
+      await pki.followRevocations();
+      feedTimer = setInterval(() => {
+        if (feedRead) return;
+        feedRead = pki
+          .followRevocations()
+          .catch((err) => ctx.logger.error({ err }, 'reading revocations of other replicas failed'))
+          .finally(() => {
+            feedRead = undefined;
+          });
+      }, settings.revocationPollMs);
+      feedTimer.unref();
     },
     async stop() {
       clearInterval(timer);
+      clearInterval(feedTimer);
       await round;
+      await feedRead;
     },
   };
 }

@@ -293,6 +293,28 @@ export function statusBySerials(q: Q, signingKeyId: string, serials: readonly st
     .execute();
 }
 
+/** Revocations at or after `since`, oldest first: what other replicas revoked lately. */
+export function revokedSince(q: Q, since: Date, limit: number) {
+  return q
+    .selectFrom('certificate_status')
+    .select(['fingerprint', 'serial_hex', 'owner_tenant', 'revoked_at'])
+    .where('status', '=', 'revoked')
+    .where('revoked_at', '>=', since)
+    .orderBy('revoked_at')
+    .limit(limit)
+    .execute();
+}
+
+/** When the most recent revocation happened, if any ever did. */
+export async function newestRevocation(q: Q): Promise<Date | undefined> {
+  const row = await q
+    .selectFrom('certificate_status')
+    .select((eb) => eb.fn.max('revoked_at').as('newest'))
+    .where('status', '=', 'revoked')
+    .executeTakeFirst();
+  return row?.newest ?? undefined;
+}
+
 /** Revoked certificates of a key that have not expired: the CRL's entries. */
 export function revokedEntries(q: Q, signingKeyId: string, now: Date) {
   return q

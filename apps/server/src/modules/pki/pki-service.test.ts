@@ -204,6 +204,49 @@ describe('agent certificates', () => {
   });
 });
 
+describe('revocations made by another replica', () => {
+  it('are taken in once each: cached status dropped, listeners told; this replica’s own are not repeated', async () => {
+    const keys = testKeys();
+    const env = { AMPORA_CA_STATUS_CACHE_SECONDS: '300' };
+    const a = testPki({ db: t.db, keys, env });
+    const b = testPki({ db: t.db, keys, env });
+    await a.pki.ready();
+    await b.pki.ready();
+    expect(await b.pki.followRevocations()).toBe(0); // the first read sets where the feed starts
+    const heardByB: Array<{ fingerprint: string }> = [];
+    b.pki.service.onRevoked((e) => heardByB.push(e));
+
+    const first = await issueAgent(a.pki, t.defaultTenantId, 'a1');
+    const second = await issueAgent(a.pki, t.defaultTenantId, 'a2');
+    const own = await issueAgent(b.pki, t.defaultTenantId, 'a3');
+    // B has the certificate cached as good for 300 s.
+    expect(await b.pki.service.statusByFingerprint(first.fingerprint)).toMatchObject({ status: 'good' });
+
+    await a.pki.revoke(adminContext(t.defaultTenantId), first.id, 'keyCompromise');
+    await b.pki.revoke(adminContext(t.defaultTenantId), own.id, 'superseded');
+    expect(heardByB.map((e) => e.fingerprint)).toEqual([own.fingerprint]);
+
+    expect(await b.pki.followRevocations()).toBe(1);
+    expect(heardByB.map((e) => e.fingerprint)).toEqual([own.fingerprint, first.fingerprint]);
+    expect(await b.pki.service.statusByFingerprint(first.fingerprint)).toMatchObject({ status: 'revoked' });
+    expect(await b.pki.followRevocations()).toBe(0);
+
+    // A revocation whose time is older than the newest one seen (its replica's clock lagged, or
+    // its transaction committed late) is still taken in.
+    await t.owner
+      .updateTable('certificate_status')
+      .set({ status: 'revoked', reason: 'keyCompromise', revoked_at: new Date(Date.now() - 30_000) })
+      .where('fingerprint', '=', second.fingerprint)
+      .execute();
+    expect(await b.pki.followRevocations()).toBe(1);
+    expect(heardByB.at(-1)).toEqual({
+      tenantId: t.defaultTenantId,
+      fingerprint: second.fingerprint,
+      serialHex: second.serialHex,
+    });
+  });
+});
+
 describe('revocation', () => {
   it('C-11: status turns revoked at once (the cache is cleared), the CRL lists it, listeners hear of it', async () => {
     const { pki } = testPki({ db: t.db, env: { AMPORA_CA_STATUS_CACHE_SECONDS: '300' } });

@@ -6,6 +6,7 @@ import type { ServerContext } from '../../runtime/context.js';
 import type { ApprovalActor, ApprovalsService, ApprovalView } from '../approvals/approvals-service.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
 import { createKeyCustody, type CaKeyAlgorithm } from './ca-key-custody.js';
+import { createRevocationFeed } from './revocation-feed.js';
 import { createCertificateRevocation, type RevocationOutcome } from './certificate-revocation.js';
 import {
   createCertificates,
@@ -121,6 +122,7 @@ export function createPki(deps: PkiDeps) {
   const drafts = createSigningKeyDrafts({ ...deps, custody, activation });
   const { bootstrap } = createSigningKeyBootstrap({ ...deps, drafts, signingKeys });
   const listeners: RevocationListener[] = [];
+  const feed = createRevocationFeed({ db, logger });
   let readiness: Promise<void> | undefined;
 
   function ready(): Promise<void> {
@@ -165,15 +167,34 @@ export function createPki(deps: PkiDeps) {
         .publish(keyId)
         .catch((err) => logger.error({ err, signingKeyId: keyId }, 'CRL publish failed'));
     }
-    for (const r of outcome.revoked) {
-      for (const listener of listeners) {
-        try {
-          listener({ tenantId, fingerprint: r.fingerprint, serialHex: r.serialHex });
-        } catch (err) {
-          logger.error({ err }, 'revocation listener failed');
-        }
+    feed.markAnnounced(
+      outcome.revoked.map((r) => r.fingerprint),
+      deps.clock.now(),
+    );
+    for (const r of outcome.revoked)
+      announce({ tenantId, fingerprint: r.fingerprint, serialHex: r.serialHex });
+  }
+
+  function announce(event: Parameters<RevocationListener>[0]) {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        logger.error({ err }, 'revocation listener failed');
       }
     }
+  }
+
+  /** Acts on revocations other replicas made: cached status is dropped and live sessions closed. */
+  async function followRevocations(): Promise<number> {
+    const fresh = await feed.poll();
+    if (!fresh.length) return 0;
+    revocation.forgetStatus(fresh.map((r) => r.fingerprint));
+    for (const r of fresh) {
+      if (r.tenantId) announce({ tenantId: r.tenantId, fingerprint: r.fingerprint, serialHex: r.serialHex });
+    }
+    logger.info({ count: fresh.length }, 'revocations made by other replicas taken in');
+    return fresh.length;
   }
 
   const service: PkiService = {
@@ -210,6 +231,7 @@ export function createPki(deps: PkiDeps) {
     service,
     ready,
     maintain,
+    followRevocations,
     activationHandler: activation.handler,
 
     // ---- admin API ----

@@ -13,6 +13,8 @@ export interface PkiSettings {
   trustedWindowMs: number;
   crlNextUpdateMs: number;
   statusCacheMs: number;
+  /** How often revocations made by other replicas are read. */
+  revocationPollMs: number;
   /** The CRL distribution point of certificates issued by signing key `keyId`. */
   crlUrl(keyId: string): string;
   ocspUrl(): string;
@@ -37,6 +39,7 @@ export function pkiSettings(config: Config, httpPort: () => number): PkiSettings
     trustedWindowMs: days(ca.trustedWindowDays),
     crlNextUpdateMs: ca.crlNextUpdateMinutes * 60_000,
     statusCacheMs: ca.statusCacheSeconds * 1000,
+    revocationPollMs: ca.revocationPollSeconds * 1000,
     crlUrl: (keyId) => (ca.crlUrl ?? `${base()}/pki/crl/{keyId}.der`).replaceAll('{keyId}', keyId),
     ocspUrl: () => ca.ocspUrl ?? `${base()}/pki/ocsp`,
   };
