@@ -2,7 +2,7 @@ import type { ServerContext } from '../../runtime/context.js';
 import type { PkiMetrics } from './pki-metrics.js';
 import { keyValidity } from './pki-queries.js';
 
-export interface PkiGaugesDeps extends Pick<ServerContext, 'db' | 'logger'> {
+export interface PkiGaugesDeps extends Pick<ServerContext, 'db' | 'logger' | 'clock'> {
   metrics: Pick<PkiMetrics, 'signingKeyNotAfter' | 'ocspResponderNotAfter' | 'crlNextUpdate' | 'crlNumber'>;
 }
 
@@ -20,10 +20,11 @@ const seconds = (d: Date) => d.getTime() / 1000;
  * The PKI gauges, held in memory so that a scrape never reaches the database. They are read from
  * the database by {@link PkiGauges.refresh} (every maintenance round, and after a key changes
  * state) and moved forward by {@link PkiGauges.crlStored} whenever this instance stores a CRL.
- * Retired keys are not shown: a refresh that no longer finds a key drops all its series.
+ * A Retired key is shown (with `state="retired"`) while it still publishes CRLs, that is until its
+ * last certificate expires; a refresh that no longer finds a key drops all its series.
  */
 export function createPkiGauges(deps: PkiGaugesDeps) {
-  const { db, logger, metrics } = deps;
+  const { db, logger, metrics, clock } = deps;
   let keys = new Map<string, KeyValues>();
   let started = 0;
   let applied = 0;
@@ -53,7 +54,7 @@ export function createPkiGauges(deps: PkiGaugesDeps) {
       const round = ++started;
       let rows;
       try {
-        rows = await keyValidity(db);
+        rows = await keyValidity(db, clock.now());
       } catch (err) {
         logger.warn({ err }, 'PKI gauges not refreshed');
         return;
@@ -81,7 +82,7 @@ export function createPkiGauges(deps: PkiGaugesDeps) {
       render();
     },
 
-    /** A CRL this instance has just stored; keys not shown (Retired ones) are left out. */
+    /** A CRL this instance has just stored; keys not shown are left out until the next refresh. */
     crlStored(signingKeyId: string, crl: { number: number; nextUpdate: Date }) {
       const k = keys.get(signingKeyId);
       if (!k || (k.crlNumber !== null && k.crlNumber >= crl.number)) return;

@@ -311,11 +311,19 @@ describe('signing-key gauges through the key lifecycle', () => {
       'ampora_pki_signing_key_not_after_seconds:active',
     );
 
+    // Retired, it still publishes CRLs (its responder certificate has not expired), so its CRL
+    // stays watched, under state="retired".
     await pki.retire(adminContext(t.defaultTenantId), first!.id);
-    expect(await keySeries(registry, first!.id)).toEqual([]);
-    // Its CRL is still published (its certificates have not expired) but no longer shown.
-    await pki.publishCrl(first!.id);
-    expect(await keySeries(registry, first!.id)).toEqual([]);
+    expect(names(await keySeries(registry, first!.id)).sort()).toEqual([
+      'ampora_pki_crl_next_update_seconds:',
+      'ampora_pki_crl_number:',
+      'ampora_pki_ocsp_responder_not_after_seconds:',
+      'ampora_pki_signing_key_not_after_seconds:retired',
+    ]);
+    const republished = await pki.publishCrl(first!.id);
+    expect(await valueOf(registry, 'ampora_pki_crl_number', { key_id: first!.id })).toBe(
+      (republished as { number: number }).number,
+    );
     expect(await keySeries(registry, draft.key.id)).toHaveLength(4);
 
     // A Draft discarded without activation disappears too.
@@ -332,7 +340,7 @@ describe('signing-key gauges through the key lifecycle', () => {
     );
   });
 
-  it('drop a Trusted key at the round that retires it', async () => {
+  it('follow a Trusted key into retirement, and drop it once its last certificate has expired', async () => {
     const { pki, registry, clock, rotateApproved } = testPki({
       db: t.db,
       env: { AMPORA_CA_TRUSTED_WINDOW_DAYS: '1' },
@@ -344,6 +352,19 @@ describe('signing-key gauges through the key lifecycle', () => {
     clock.advance(2 * DAY);
     await pki.maintain();
     expect((await pki.listKeys()).find((k) => k.id === first!.id)).toMatchObject({ state: 'retired' });
+    expect(await series(registry, 'ampora_pki_signing_key_not_after_seconds')).toEqual(
+      expect.arrayContaining([
+        { labels: { key_id: second.id, state: 'active' }, value: unixSeconds(second.notAfter!) },
+        { labels: { key_id: first!.id, state: 'retired' }, value: expect.any(Number) },
+      ]),
+    );
+    // Once nothing it issued is valid any more, it publishes nothing and is not shown.
+    await t.owner
+      .updateTable('certificate_status')
+      .set({ not_after: new Date(clock.now().getTime() - 1000) })
+      .where('signing_key_id', '=', first!.id)
+      .execute();
+    await pki.maintain();
     expect(await keySeries(registry, first!.id)).toEqual([]);
     expect(await series(registry, 'ampora_pki_signing_key_not_after_seconds')).toEqual([
       { labels: { key_id: second.id, state: 'active' }, value: unixSeconds(second.notAfter!) },

@@ -390,7 +390,7 @@ export function listCrlStates(q: Q) {
  * Every key not retired with the validity of its CA certificate, its OCSP responder and its stored
  * CRL: what the PKI gauges show, read once per maintenance round rather than per scrape.
  */
-export function keyValidity(q: Q) {
+export function keyValidity(q: Q, now: Date) {
   return q
     .selectFrom('ca_signing_keys as k')
     .leftJoin('ca_ocsp_responders as r', 'r.signing_key_id', 'k.id')
@@ -403,7 +403,19 @@ export function keyValidity(q: Q) {
       'c.published_number as crl_number',
       'c.next_update as crl_next_update',
     ])
-    .where('k.state', '!=', 'retired')
+    .where((eb) =>
+      eb.or([
+        eb('k.state', '!=', 'retired'),
+        // A Retired key still publishes CRLs and answers OCSP until its last certificate expires.
+        eb.exists(
+          eb
+            .selectFrom('certificate_status as s')
+            .select(sql`1`.as('one'))
+            .whereRef('s.signing_key_id', '=', 'k.id')
+            .where('s.not_after', '>', now),
+        ),
+      ]),
+    )
     .execute();
 }
 

@@ -100,7 +100,7 @@ function asProblem(err: unknown): never {
  */
 export function createPki(deps: PkiDeps) {
   const { db, logger, settings, metrics } = deps;
-  const gauges = createPkiGauges({ db, logger, metrics });
+  const gauges = createPkiGauges({ db, logger, metrics, clock: deps.clock });
   const custody = createKeyCustody({ keys: deps.keys, provider: deps.provider, software: deps.software });
   const signingKeys = createSigningKeys({ ...deps, custody });
   const crl = createCrlPublisher({
