@@ -1,5 +1,4 @@
 import { sql } from 'kysely';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentCredentials, type SimAgentOptions } from '@ampora/agent-sim';
 import { uuidToString } from '@ampora/opamp';
@@ -42,22 +41,6 @@ async function enrollAndRenew(options: Partial<SimAgentOptions>) {
   return { agent, first: seen[0]!, renewed: seen[1]! };
 }
 
-function handshake(creds: AgentCredentials): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(t.wssUrl, { ca: t.trustBundle, cert: creds.certPem, key: creds.keyPem });
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
-    });
-    ws.once('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.once('error', reject);
-  });
-}
-
 describe('certificate renewal over connection settings', () => {
   it('N-8: past its renewal point, a server-keyed agent is offered a new certificate and key, switches, and the old one is superseded', async () => {
     const { agent, first, renewed } = await enrollAndRenew({ csr: false });
@@ -67,7 +50,7 @@ describe('certificate renewal over connection settings', () => {
     expect(renewed.keyPem).not.toBe(first.keyPem);
 
     // The old certificate stops working once the new one has been used; it is superseded, not revoked.
-    expect(await handshake(first)).toBe(401);
+    expect(await t.handshake(first)).toBe(401);
     const { rows } = await sql<{
       state: string;
     }>`select state from agent_credentials where fingerprint = ${first.fingerprint}`.execute(
@@ -125,8 +108,8 @@ describe('certificate renewal over connection settings', () => {
     const first = seen[0]!;
     expect(renewed.fingerprint).not.toBe(first.fingerprint);
     expect(renewed.keyOrigin).toBe('csr');
-    expect(await handshake(renewed)).toBe(101);
-    expect(await handshake(first)).toBe(401);
+    expect(await t.handshake(renewed)).toBe(101);
+    expect(await t.handshake(first)).toBe(401);
     const { rows } = await sql<{ after: any }>`
       select after from audit_events
       where action = 'agent.certificate.renew' and after->>'fingerprint' = ${renewed.fingerprint}`.execute(
@@ -142,8 +125,8 @@ describe('certificate renewal over connection settings', () => {
     expect(renewed.keyOrigin).toBe('csr');
     expect(renewed.keyPem).toBe(first.keyPem);
     expect(renewed.notAfter.getTime()).toBeGreaterThanOrEqual(first.notAfter.getTime());
-    expect(await handshake(renewed)).toBe(101);
-    expect(await handshake(first)).toBe(401);
+    expect(await t.handshake(renewed)).toBe(101);
+    expect(await t.handshake(first)).toBe(401);
 
     const { rows } = await sql<{ after: any }>`
       select after from audit_events

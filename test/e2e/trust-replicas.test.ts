@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { uuidToString } from '@ampora/opamp';
 import { agentByUid } from '../support/opamp-fixtures.js';
 import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
@@ -22,22 +21,6 @@ afterAll(async () => {
   await a?.stop();
 });
 
-function handshake(url: string, ca: string, creds: { certPem: string; keyPem: string }): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { ca, cert: creds.certPem, key: creds.keyPem });
-    ws.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      res.resume();
-      ws.terminate();
-    });
-    ws.once('open', () => {
-      resolve(101);
-      ws.close();
-    });
-    ws.once('error', reject);
-  });
-}
-
 describe('revocation across replicas', () => {
   it('a certificate revoked on one replica closes the session on the other and is refused there', async () => {
     expect(b.trustBundle).toBe(a.trustBundle);
@@ -47,7 +30,7 @@ describe('revocation across replicas', () => {
     await enrolled;
     // A successful handshake on B fills B's status cache (kept 300 s here), which the revocation
     // on A must not outlive.
-    expect(await handshake(b.wssUrl, b.trustBundle, agent.credentials!)).toBe(101);
+    expect(await b.handshake(agent.credentials!)).toBe(101);
 
     const summary = await agentByUid(a.api, uuidToString(agent.instanceUid));
     const certs = await a.api(`/api/pki/certificates?agentId=${summary.id}`);
@@ -64,7 +47,7 @@ describe('revocation across replicas', () => {
     const { code } = await closed;
     expect(code).toBe(1008);
     expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await handshake(b.wssUrl, b.trustBundle, agent.credentials!)).toBe(401);
+    expect(await b.handshake(agent.credentials!)).toBe(401);
     expect(b.server.logs.some((l) => l.includes('closed sessions of a revoked certificate'))).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import WebSocket from 'ws';
 import { createSimAgent, type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
 import { apiOf, jsonPost, type Api } from './http.js';
 import { startServerProcess, type ReplicaOf, type ServerProcess } from './server-process.js';
@@ -15,6 +16,8 @@ export interface TrustServer {
   httpsUrl: string;
   /** A simulated agent trusting Ampora's CA; it is stopped by `stop()`. */
   sim(options: Partial<SimAgentOptions>): SimAgent;
+  /** One WebSocket handshake with these client credentials: 101 when admitted, else the refusal's status. */
+  handshake(creds: { certPem: string; keyPem: string }): Promise<number>;
   /** A fresh bootstrap token from the REST API. */
   issueToken(label?: string, extra?: Record<string, unknown>): Promise<string>;
   stop(): Promise<void>;
@@ -52,6 +55,21 @@ export async function startTrustServer(
       });
       agents.push(agent);
       return agent;
+    },
+    handshake(creds) {
+      return new Promise((resolve, reject) => {
+        const ws = new WebSocket(wssUrl, { ca: trustBundle, cert: creds.certPem, key: creds.keyPem });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          res.resume();
+          ws.terminate();
+        });
+        ws.once('open', () => {
+          resolve(101);
+          ws.close();
+        });
+        ws.once('error', reject);
+      });
     },
     async issueToken(label = 'e2e', extra = {}) {
       const res = await api('/api/enrollment/tokens', jsonPost({ label, ...extra }));

@@ -301,28 +301,18 @@ describe('HTTP specifics', () => {
   });
 });
 
+/** openssl arguments for a fresh P-256 key that is thrown away. */
+const P256_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', '/dev/null'];
+
 describe('certificates offered without a private key', () => {
   it('are refused unless they name a key the agent holds: it could never complete a handshake with one', async () => {
     const a = agent();
     await a.start();
     // A certificate for a key this agent never made (openssl, so no code of ours shaped it).
-    const foreignCertPem = execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        '/dev/null',
-        '-subj',
-        '/CN=foreign',
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    const foreignCertPem = execFileSync('openssl', ['req', '-x509', ...P256_KEY, '-subj', '/CN=foreign'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const offers = create(ConnectionSettingsOffersSchema, {
       opamp: { destinationEndpoint: server.wsUrl, certificate: { cert: bytes(foreignCertPem) } },
     });

@@ -1,13 +1,10 @@
 import { Registry } from 'prom-client';
-import { decide } from '@ampora/authz';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, uuidv7Ids, withTenant } from '@ampora/db';
 import { createTestDatabase, type TestDatabase } from '../../../../../test/support/database.js';
+import { headerAccess } from '../../../../../test/support/header-access.js';
 import { build, type App } from '../../app.js';
 import { loadConfig } from '../../config/index.js';
-import type { Role } from '../../http/principal.js';
-import { problems } from '../../http/problem.js';
-import type { AccessControl } from '../../http/route-access.js';
 import { createLogger } from '../../observability/logger.js';
 import { auditRoutes } from './audit-routes.js';
 import { createAuditService } from './audit-service.js';
@@ -20,21 +17,6 @@ let tenant: string;
 let otherTenant: string;
 const DAY = 86_400_000;
 
-/** Callers pick their role and tenant by header; the route rules are checked as the real table says. */
-const headerAccess = (tenantOf: () => string): AccessControl => ({
-  authenticate: async (request) => {
-    request.principal = {
-      kind: 'user',
-      id: 'sub-caller',
-      name: 'Caller',
-      tenantId: (request.headers['x-tenant'] as string | undefined) ?? tenantOf(),
-      role: (request.headers['x-role'] as Role | undefined) ?? 'viewer',
-    };
-  },
-  authorize: async (request, action) => {
-    if (!decide(request.principal!, action).allowed) throw problems.forbidden();
-  },
-});
 
 beforeAll(async () => {
   t = await createTestDatabase();

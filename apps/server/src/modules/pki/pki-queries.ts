@@ -1,4 +1,4 @@
-import { sql, type Insertable, type Kysely, type Selectable } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Selectable } from 'kysely';
 import type { DB, Tx } from '@ampora/db';
 
 type CaSigningKeysTable = DB['ca_signing_keys'];
@@ -58,6 +58,17 @@ export async function trustedKeys(q: Q): Promise<PublishedKeyRow[]> {
   return rows as PublishedKeyRow[];
 }
 
+/** Whether signing key `k` issued a certificate that has not expired by `now`. */
+function hasValidCertificates(eb: ExpressionBuilder<DB & { k: CaSigningKeysTable }, 'k'>, now: Date) {
+  return eb.exists(
+    eb
+      .selectFrom('certificate_status as s')
+      .select(sql`1`.as('one'))
+      .whereRef('s.signing_key_id', '=', 'k.id')
+      .where('s.not_after', '>', now),
+  );
+}
+
 /**
  * Keys whose revocation data is still published: Active, Trusted, and Retired keys that have a
  * certificate not yet expired.
@@ -69,16 +80,7 @@ export async function publishingKeys(q: Q, now: Date): Promise<PublishedKeyRow[]
     .where((eb) =>
       eb.or([
         eb('k.state', 'in', ['active', 'trusted']),
-        eb.and([
-          eb('k.state', '=', 'retired'),
-          eb.exists(
-            eb
-              .selectFrom('certificate_status as s')
-              .select(sql`1`.as('one'))
-              .whereRef('s.signing_key_id', '=', 'k.id')
-              .where('s.not_after', '>', now),
-          ),
-        ]),
+        eb.and([eb('k.state', '=', 'retired'), hasValidCertificates(eb, now)]),
       ]),
     )
     .execute();
@@ -407,13 +409,7 @@ export function keyValidity(q: Q, now: Date) {
       eb.or([
         eb('k.state', '!=', 'retired'),
         // A Retired key still publishes CRLs and answers OCSP until its last certificate expires.
-        eb.exists(
-          eb
-            .selectFrom('certificate_status as s')
-            .select(sql`1`.as('one'))
-            .whereRef('s.signing_key_id', '=', 'k.id')
-            .where('s.not_after', '>', now),
-        ),
+        hasValidCertificates(eb, now),
       ]),
     )
     .execute();
