@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentCredentials, type SimAgentOptions } from '@ampora/agent-sim';
 import { uuidToString } from '@ampora/opamp';
 import { eventually as eventuallyWithin } from '../support/eventually.js';
+import { auditRows } from '../support/audit-rows.js';
 import { apiOf } from '../support/http.js';
 import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
@@ -25,6 +26,12 @@ afterAll(async () => {
 const api = apiOf(() => t.server);
 
 const eventually = <T>(fn: () => Promise<T | undefined>) => eventuallyWithin(fn, 15_000);
+
+/** The audited renewals that issued the certificate with this fingerprint. */
+const renewalEvents = async (fingerprint: string) =>
+  (await auditRows(t.server.database.owner, 'agent.certificate.renew')).filter(
+    (r) => r.after.fingerprint === fingerprint,
+  );
 
 /** Enrolls, then resolves with the first and the renewed credentials. */
 async function enrollAndRenew(options: Partial<SimAgentOptions>) {
@@ -110,12 +117,10 @@ describe('certificate renewal over connection settings', () => {
     expect(renewed.keyOrigin).toBe('csr');
     expect(await t.handshake(renewed)).toBe(101);
     expect(await t.handshake(first)).toBe(401);
-    const { rows } = await sql<{ after: any }>`
-      select after from audit_events
-      where action = 'agent.certificate.renew' and after->>'fingerprint' = ${renewed.fingerprint}`.execute(
-      t.server.database.owner,
-    );
-    expect(rows[0]?.after).toMatchObject({ keyOrigin: 'csr', sameKey: false });
+    expect((await renewalEvents(renewed.fingerprint))[0]?.after).toMatchObject({
+      keyOrigin: 'csr',
+      sameKey: false,
+    });
   });
 
   it('N-8: a CSR agent that never sends a CSR is offered its own key re-certified, with no private key in the offer', async () => {
@@ -128,11 +133,7 @@ describe('certificate renewal over connection settings', () => {
     expect(await t.handshake(renewed)).toBe(101);
     expect(await t.handshake(first)).toBe(401);
 
-    const { rows } = await sql<{ after: any }>`
-      select after from audit_events
-      where action = 'agent.certificate.renew' and after->>'fingerprint' = ${renewed.fingerprint}`.execute(
-      t.server.database.owner,
-    );
+    const rows = await renewalEvents(renewed.fingerprint);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.after).toMatchObject({ keyOrigin: 'csr', sameKey: true });
     const metrics = await fetch(`${t.server.httpUrl}/metrics`).then((r) => r.text());
