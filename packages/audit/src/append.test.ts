@@ -248,6 +248,26 @@ describe('database-enforced chain links', () => {
     const [third] = await appendMany(t.db, tenant, 1);
     expect(third!.seq).toBe(3);
     expect(await head()).toMatchObject({ seq: 3, hash: third!.hash });
+
+    // A server from before the trigger still moves the head itself after its insert: onto where
+    // the head already is, which changes nothing and is let through (rolling upgrades).
+    await withTenant(t.db, tenant, (tx) =>
+      tx
+        .updateTable('audit_chain_heads')
+        .set({ seq: 3, hash: third!.hash })
+        .where('tenant_id', '=', tenant)
+        .execute(),
+    );
+    expect(await head()).toMatchObject({ seq: 3, hash: third!.hash });
+    await expect(
+      withTenant(t.db, tenant, (tx) =>
+        tx
+          .updateTable('audit_chain_heads')
+          .set({ seq: 3, hash: 'f'.repeat(64) })
+          .where('tenant_id', '=', tenant)
+          .execute(),
+      ),
+    ).rejects.toThrow(/only moves onto the next appended event/);
   });
 
   it('lets the head move only one step onto an existing event', async () => {
