@@ -39,9 +39,7 @@ function setup(now: Date, sweep: Partial<SweepSettings> = {}) {
     clock,
     ids: uuidv7Ids,
     audit,
-    logger,
     defaultTokenTtlSeconds: 86_400,
-    poolTokensPerMinute: 600,
   });
   const swept = async (kind: string) =>
     (await metrics.swept.get()).values.find((v) => v.labels.kind === kind)?.value ?? 0;

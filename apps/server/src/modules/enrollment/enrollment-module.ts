@@ -4,6 +4,7 @@ import { createEnrollmentJobs, SWEEP_JOB } from './enrollment-jobs.js';
 import { createEnrollmentMetrics } from './enrollment-metrics.js';
 import { enrollmentRoutes } from './enrollment-routes.js';
 import { createEnrollmentService, type EnrollmentService } from './enrollment-service.js';
+import { createTokenPoolsService } from './token-pools-service.js';
 
 /** A freshly started server sweeps soon, so replicas restarted often still sweep. */
 const FIRST_ROUND_DELAY_MS = 60_000;
@@ -12,13 +13,17 @@ const FIRST_ROUND_DELAY_MS = 60_000;
 export function enrollmentModule(ctx: ServerContext): ServerModule & { service: EnrollmentService } {
   const settings = ctx.config.enrollment;
   const logger = ctx.logger.child({ component: 'enrollment' });
-  const service = createEnrollmentService({
+  const shared = {
     db: ctx.db,
     clock: ctx.clock,
     ids: ctx.ids,
     audit: ctx.audit,
-    logger,
     defaultTokenTtlSeconds: settings.tokenTtlSeconds,
+  };
+  const tokens = createEnrollmentService(shared);
+  const pools = createTokenPoolsService({
+    ...shared,
+    logger,
     poolTokensPerMinute: settings.poolTokensPerMinute,
   });
   const jobs = createEnrollmentJobs({
@@ -38,8 +43,9 @@ export function enrollmentModule(ctx: ServerContext): ServerModule & { service: 
 
   return {
     name: 'enrollment',
-    routes: enrollmentRoutes(service),
-    service,
+    routes: enrollmentRoutes({ tokens, pools }),
+    // What identities needs at the OpAMP endpoint: token lookup at admission and redemption.
+    service: tokens,
     start() {
       schedule = scheduleRounds(
         SWEEP_JOB,

@@ -10,6 +10,7 @@ import { loadConfig } from '../../config/index.js';
 import { createLogger } from '../../observability/logger.js';
 import { enrollmentRoutes, POOL_SECRET_HEADER } from './enrollment-routes.js';
 import { createEnrollmentService } from './enrollment-service.js';
+import { createTokenPoolsService } from './token-pools-service.js';
 
 let t: TestDatabase;
 let app: App;
@@ -18,21 +19,14 @@ let otherTenant: string;
 const clock = manualClock(new Date());
 const audit = testAuditRecorder(clock);
 
-
 beforeAll(async () => {
   t = await createTestDatabase();
   tenant = await createTenant(t.owner, 'pools');
   otherTenant = await createTenant(t.owner, 'pools-other');
   const logger = createLogger('silent');
-  const service = createEnrollmentService({
-    db: t.db,
-    clock,
-    ids: uuidv7Ids,
-    audit,
-    logger,
-    defaultTokenTtlSeconds: 86_400,
-    poolTokensPerMinute: 600,
-  });
+  const shared = { db: t.db, clock, ids: uuidv7Ids, audit, defaultTokenTtlSeconds: 86_400 };
+  const tokens = createEnrollmentService(shared);
+  const pools = createTokenPoolsService({ ...shared, logger, poolTokensPerMinute: 600 });
   app = await build({
     config: loadConfig({}),
     db: t.db,
@@ -41,7 +35,7 @@ beforeAll(async () => {
     clock,
     ids: uuidv7Ids,
     isReady: async () => true,
-    modules: [enrollmentRoutes(service)],
+    modules: [enrollmentRoutes({ tokens, pools })],
     access: () => headerAccess(() => tenant),
   });
 });

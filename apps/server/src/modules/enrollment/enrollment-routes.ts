@@ -17,12 +17,13 @@ import {
   TokenList,
 } from './enrollment-schemas.js';
 import type { EnrollmentService } from './enrollment-service.js';
+import type { TokenPoolsService } from './token-pools-service.js';
 
 export const POOL_SECRET_HEADER = 'x-ampora-pool-secret';
 
 const auditContext = (request: FastifyRequest) => requestAuditContext(request, principalOf(request));
 
-export function enrollmentRoutes(service: EnrollmentService) {
+export function enrollmentRoutes(deps: { tokens: EnrollmentService; pools: TokenPoolsService }) {
   return async function routes(fastify: FastifyInstance) {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -38,7 +39,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
         },
       },
       async (request, reply) => {
-        const issued = await service.createToken(auditContext(request), request.body);
+        const issued = await deps.tokens.createToken(auditContext(request), request.body);
         return reply.code(201).header('cache-control', 'no-store').send(issued);
       },
     );
@@ -54,7 +55,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
           response: { 200: TokenList },
         },
       },
-      async (request) => service.listTokens(principalOf(request).tenantId, request.query),
+      async (request) => deps.tokens.listTokens(principalOf(request).tenantId, request.query),
     );
 
     app.delete(
@@ -68,7 +69,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
         },
       },
       async (request, reply) => {
-        await service.deleteToken(auditContext(request), request.params.id);
+        await deps.tokens.deleteToken(auditContext(request), request.params.id);
         return reply.code(204).send();
       },
     );
@@ -85,7 +86,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
         },
       },
       async (request, reply) => {
-        const pool = await service.createPool(auditContext(request), request.body);
+        const pool = await deps.pools.createPool(auditContext(request), request.body);
         return reply.code(201).header('cache-control', 'no-store').send(pool);
       },
     );
@@ -96,7 +97,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
         config: { access: { action: 'token-pools:read' } },
         schema: { tags: ['enrollment'], summary: 'List token pools', response: { 200: PoolList } },
       },
-      async (request) => service.listPools(principalOf(request).tenantId),
+      async (request) => deps.pools.listPools(principalOf(request).tenantId),
     );
 
     app.post(
@@ -112,7 +113,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
         },
       },
       async (request, reply) => {
-        const pool = await service.rotatePoolSecret(
+        const pool = await deps.pools.rotatePoolSecret(
           auditContext(request),
           request.params.id,
           request.body ?? {},
@@ -128,7 +129,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
         schema: { tags: ['enrollment'], summary: 'Delete a token pool', params: IdParams },
       },
       async (request, reply) => {
-        await service.deletePool(auditContext(request), request.params.id);
+        await deps.pools.deletePool(auditContext(request), request.params.id);
         return reply.code(204).send();
       },
     );
@@ -155,7 +156,7 @@ export function enrollmentRoutes(service: EnrollmentService) {
       },
       async (request, reply) => {
         const secret = request.headers[POOL_SECRET_HEADER];
-        const issued = await service.mintPoolToken(
+        const issued = await deps.pools.mintPoolToken(
           request.params.id,
           typeof secret === 'string' ? secret : undefined,
           {
