@@ -1,7 +1,8 @@
 /**
- * How the simulated agent acts on server offers: remote config (apply or
- * fail, reporting APPLYING → APPLIED/FAILED), connection settings
- * (heartbeat interval, status report) and packages.
+ * How the simulated agent acts on what the server sends: a new instance_uid,
+ * report flags, and offers of remote config (apply or fail, reporting
+ * APPLYING → APPLIED/FAILED), connection settings (heartbeat interval,
+ * certificate, status report) and packages.
  */
 import {
   AgentCapability as A,
@@ -12,11 +13,13 @@ import {
   PackageStatusesSchema,
   RemoteConfigStatusSchema,
   RemoteConfigStatuses,
+  ServerToAgentFlag,
   create,
   has,
   type AgentRemoteConfig,
   type ConnectionSettingsOffers,
   type PackagesAvailable,
+  type ServerToAgent,
 } from '@ampora/opamp';
 import type { SimAgent } from './agent';
 
@@ -123,4 +126,34 @@ export function applyPackages(agent: SimAgent, available: PackagesAvailable): bo
     create(PackageStatusesSchema, { packages, serverProvidedAllPackagesHash: available.allPackagesHash }),
   );
   return true;
+}
+
+/**
+ * Acts on what a message from the server carries besides an error or a command: a new
+ * instance_uid, report flags and offers. Offers are taken in the background, so that a slow
+ * apply never holds up the message that brought it.
+ */
+export function actOn(agent: SimAgent, msg: ServerToAgent): void {
+  const newUid = msg.agentIdentification?.newInstanceUid;
+  if (newUid?.length === 16) {
+    const previous = agent.status.instanceUid;
+    agent.status.instanceUid = newUid;
+    agent.status.requestInstanceUid = false;
+    agent.emit('instanceUidChanged', { previous, current: newUid });
+  }
+  let followUp = false;
+  if (msg.flags & ServerToAgentFlag.ReportFullState) {
+    agent.status.fullStatePending = true;
+    followUp = true;
+  }
+  if (msg.flags & ServerToAgentFlag.ReportAvailableComponents) followUp = true;
+  const caps = agent.status.capabilities;
+  const background = (p: Promise<unknown>) => p.catch((e: Error) => agent.emit('transportError', e));
+  if (msg.remoteConfig && has(caps, A.AcceptsRemoteConfig))
+    background(applyRemoteConfig(agent, msg.remoteConfig));
+  if (msg.connectionSettings) background(applyConnectionSettings(agent, msg.connectionSettings));
+  if (msg.packagesAvailable && has(caps, A.AcceptsPackages))
+    followUp = applyPackages(agent, msg.packagesAvailable) || followUp;
+  if (msg.customMessage) agent.emit('customMessage', msg.customMessage);
+  if (followUp) background(agent.exchangeMessage());
 }

@@ -3,7 +3,7 @@
  * messages: sequence numbers, status compression (only changed sections,
  * unless a full report is due) and capability-gated sections.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes as nodeRandomBytes } from 'node:crypto';
 import {
   AgentCapability as A,
   AgentDescriptionSchema,
@@ -12,7 +12,9 @@ import {
   ComponentHealthSchema,
   EffectiveConfigSchema,
   create,
+  createUuidV7Source,
   has,
+  uuidToString,
   type AgentConfigMap,
   type AgentToServer,
   type ComponentHealth,
@@ -21,6 +23,7 @@ import {
   type MessageInitShape,
   type StatusSections,
 } from '@ampora/opamp';
+import { DEFAULT_CAPABILITIES, type SimAgentOptions } from './agent-options';
 
 // The same sections the server keeps per agent: the simulator reports what the server stores.
 export type { StatusSections };
@@ -174,3 +177,37 @@ export const DEFAULT_EFFECTIVE_CONFIG: ConfigFiles = {
     ].join('\n'),
   },
 };
+
+/** A new agent's uid and what it reports first: its description, health, effective config and custom capabilities. */
+export function initialStatus(options: SimAgentOptions): AgentStatus {
+  const now = options.now ?? Date.now;
+  const uid =
+    options.instanceUid ??
+    createUuidV7Source({ now, randomBytes: options.randomBytes ?? ((n) => nodeRandomBytes(n)) })();
+  const status = new AgentStatus(uid, options.capabilities ?? DEFAULT_CAPABILITIES);
+  status.requestInstanceUid = options.requestInstanceUid ?? false;
+  const startNanos = BigInt(now()) * 1_000_000n;
+  status.set(
+    'agentDescription',
+    descriptionOf(
+      {
+        'service.name': 'io.ampora.agent-sim',
+        'service.version': '0.1.0',
+        'service.instance.id': uuidToString(uid),
+        ...options.description?.identifying,
+      },
+      { 'os.type': 'linux', 'host.name': 'sim-host', ...options.description?.nonIdentifying },
+    ),
+  );
+  status.set(
+    'health',
+    options.health ? create(ComponentHealthSchema, options.health) : defaultHealth(startNanos),
+  );
+  status.set('effectiveConfig', effectiveConfigOf(options.effectiveConfig ?? DEFAULT_EFFECTIVE_CONFIG));
+  if (options.customCapabilities)
+    status.set('customCapabilities', {
+      $typeName: 'opamp.proto.v1.CustomCapabilities',
+      capabilities: options.customCapabilities,
+    });
+  return status;
+}

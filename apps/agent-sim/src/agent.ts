@@ -3,21 +3,16 @@
  * status, follows the server's instructions and can inject faults.
  */
 import { EventEmitter } from 'node:events';
-import { createPublicKey, randomBytes as nodeRandomBytes, X509Certificate } from 'node:crypto';
 import {
   AgentCapability as A,
   AgentToServerSchema,
   ComponentHealthSchema,
-  ConnectionSettingsRequestSchema,
   ServerErrorResponseType,
-  ServerToAgentFlag,
   ServerToAgentSchema,
   create,
-  createUuidV7Source,
   fromBinary,
   has,
   toBinary,
-  uuidToString,
   type AgentToServer,
   type ConnectionSettingsOffers,
   type ConnectionSettingsRequest,
@@ -25,25 +20,20 @@ import {
   type ServerToAgent,
 } from '@ampora/opamp';
 import {
-  AgentStatus,
-  DEFAULT_EFFECTIVE_CONFIG,
   configMapHash,
-  defaultHealth,
-  descriptionOf,
   effectiveConfigOf,
+  initialStatus,
+  type AgentStatus,
   type BuildOptions,
   type ConfigFiles,
   type HealthInit,
 } from './agent-status';
-import {
-  createCsr,
-  credentialsOf,
-  generateAgentKey,
-  type AgentCredentials,
-  type AgentKey,
-} from './agent-credentials';
-import { applyConnectionSettings, applyPackages, applyRemoteConfig, type ApplyMode } from './agent-offers';
-import { DEFAULT_CAPABILITIES, type SimAgentEvents, type SimAgentOptions } from './agent-options';
+import { createAgentCertificates, initialConnection } from './agent-certificates';
+import type { AgentCredentials } from './agent-credentials';
+import { actOn, type ApplyMode } from './agent-offers';
+import { createAgentTransport } from './agent-transport';
+import type { SimAgentEvents, SimAgentOptions } from './agent-options';
+import { createMessageWaiters } from './message-waiters';
 import {
   HttpStatusError,
   transportForUrl,
@@ -52,14 +42,6 @@ import {
   type TlsClientOptions,
   type TransportKind,
 } from './transport';
-import { createHttpTransport } from './transport-http';
-import { createWebSocketTransport } from './transport-ws';
-
-type Waiter = {
-  match: (m: ServerToAgent) => boolean;
-  resolve: (m: ServerToAgent) => void;
-  reject: (e: Error) => void;
-};
 
 export class SimAgent extends EventEmitter<SimAgentEvents> {
   readonly status: AgentStatus;
@@ -73,14 +55,16 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   /** The client credentials in use (after enrollment), if any. */
   credentials: AgentCredentials | undefined;
   private connection: ConnectionOptions;
-  /** The key of an outstanding CSR, waiting for its certificate. */
-  private csrKey: AgentKey | undefined;
+  private readonly certificates = createAgentCertificates({
+    agent: this,
+    connection: () => this.connection,
+    stopping: () => this.stopping,
+  });
   /** A connection-settings request to carry in the next message. */
   private pendingRequest: ConnectionSettingsRequest | undefined;
-  private renewTimer: NodeJS.Timeout | undefined;
   private transport: SimTransport | undefined;
   private chain: Promise<void> = Promise.resolve();
-  private waiters = new Set<Waiter>();
+  private readonly waiters = createMessageWaiters();
   private inflight: number[] = [];
   private timer: NodeJS.Timeout | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -89,59 +73,11 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
 
   constructor(readonly options: SimAgentOptions) {
     super();
-    const now = options.now ?? Date.now;
-    const uid =
-      options.instanceUid ??
-      createUuidV7Source({ now, randomBytes: options.randomBytes ?? ((n) => nodeRandomBytes(n)) })();
-    this.connection = {
-      url: options.url,
-      headers: options.headers,
-      tls: options.tls,
-      localAddress: options.localAddress,
-    };
+    this.connection = initialConnection(options);
     this.credentials = options.credentials;
-    if (options.credentials) {
-      this.connection.tls = {
-        ...this.connection.tls,
-        cert: options.credentials.certPem,
-        key: options.credentials.keyPem,
-      };
-    } else if (options.bootstrapToken) {
-      this.connection.headers = {
-        ...this.connection.headers,
-        Authorization: `Bearer ${options.bootstrapToken}`,
-      };
-    }
     this.applyMode = options.applyMode ?? 'apply';
     this.heartbeatIntervalSeconds = options.heartbeatIntervalSeconds ?? 30;
-    this.status = new AgentStatus(uid, options.capabilities ?? DEFAULT_CAPABILITIES);
-    this.status.requestInstanceUid = options.requestInstanceUid ?? false;
-    const startNanos = BigInt(now()) * 1_000_000n;
-    this.status.set(
-      'agentDescription',
-      descriptionOf(
-        {
-          'service.name': 'io.ampora.agent-sim',
-          'service.version': '0.1.0',
-          'service.instance.id': uuidToString(uid),
-          ...options.description?.identifying,
-        },
-        { 'os.type': 'linux', 'host.name': 'sim-host', ...options.description?.nonIdentifying },
-      ),
-    );
-    this.status.set(
-      'health',
-      options.health ? create(ComponentHealthSchema, options.health) : defaultHealth(startNanos),
-    );
-    this.status.set(
-      'effectiveConfig',
-      effectiveConfigOf(options.effectiveConfig ?? DEFAULT_EFFECTIVE_CONFIG),
-    );
-    if (options.customCapabilities)
-      this.status.set('customCapabilities', {
-        $typeName: 'opamp.proto.v1.CustomCapabilities',
-        capabilities: options.customCapabilities,
-      });
+    this.status = initialStatus(options);
   }
 
   get instanceUid(): Uint8Array {
@@ -172,13 +108,13 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     this.stopping = true;
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);
-    clearTimeout(this.renewTimer);
+    this.certificates.cancelRenewal();
     this.reconnectTimer = undefined;
     if ((options.graceful ?? true) && this.transport?.isOpen) {
       await this.exchangeMessage({ disconnect: true }).catch(() => undefined);
     }
     await this.transport?.close();
-    this.rejectWaiters(new Error('agent stopped'));
+    this.waiters.rejectAll(new Error('agent stopped'));
   }
 
   /** Closes the current connection and connects again, optionally with new URL, headers or TLS material. */
@@ -229,27 +165,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     match: (m: ServerToAgent) => boolean = () => true,
     timeoutMs?: number,
   ): Promise<ServerToAgent> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        match,
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      const timer = setTimeout(
-        () => {
-          this.waiters.delete(waiter);
-          reject(new Error('timed out waiting for a ServerToAgent'));
-        },
-        timeoutMs ?? this.options.replyTimeoutMs ?? 10_000,
-      );
-      this.waiters.add(waiter);
-    });
+    return this.waiters.wait(match, timeoutMs ?? this.options.replyTimeoutMs ?? 10_000);
   }
 
   /**
@@ -261,12 +177,9 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
     return this.exchangeMessage();
   }
 
+  // A method of the agent's own, not inlined: tests wrap it to tamper with the CSR before it is sent.
   private async prepareCsr(): Promise<void> {
-    this.csrKey = await generateAgentKey(this.options.keyType ?? 'ec');
-    const csr = await createCsr(this.instanceUid, this.csrKey, { claimUid: this.options.csrClaimUid });
-    this.pendingRequest = create(ConnectionSettingsRequestSchema, {
-      opamp: { certificateRequest: { csr: new TextEncoder().encode(csr) } },
-    });
+    this.pendingRequest = await this.certificates.prepareCsr();
   }
 
   /**
@@ -274,95 +187,26 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
    * once that works; otherwise goes back to the previous connection and reports the failure.
    * Returns false when the offer carries no new certificate.
    */
-  async adoptCertificate(offers: ConnectionSettingsOffers): Promise<boolean> {
-    const offered = offers.opamp?.certificate;
-    if (!offered || offered.cert.length === 0) return false;
-    const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-    const certPem = decode(offered.cert);
-    if (certPem === this.credentials?.certPem) return false;
-    const serverKey = offered.privateKey.length > 0;
-    const keyPem = serverKey ? decode(offered.privateKey) : this.keyForOfferedCertificate(certPem);
-    const next = credentialsOf(certPem, keyPem, decode(offered.caCert), serverKey ? 'server' : 'csr');
-    const previous = { ...this.connection };
-    const headers = Object.fromEntries(
-      Object.entries(this.connection.headers ?? {}).filter(
-        ([name]) => name.toLowerCase() !== 'authorization',
-      ),
-    );
-    const serverCa = offers.opamp?.tls?.caPemContents;
-    const tls = { ...this.connection.tls, cert: certPem, key: keyPem, ...(serverCa ? { ca: serverCa } : {}) };
-    const url = offers.opamp?.destinationEndpoint || this.connection.url;
-    try {
-      await this.reconnect({ url, headers, tls });
-    } catch (err) {
-      // Keep what worked: the old certificate stays valid until the new one has been used.
-      if (this.credentials) await this.reconnect(previous).catch(() => undefined);
-      throw err;
-    }
-    this.credentials = next;
-    this.csrKey = undefined;
-    this.emit('credentials', next);
-    this.scheduleRenewal();
-    return true;
-  }
-
-  /**
-   * The private key that belongs to a certificate offered without one: the key of an outstanding
-   * CSR, or (a renewal the server started) the key already in use. A certificate for any other key
-   * is refused, as a real agent must: it could never complete a handshake with it.
-   */
-  private keyForOfferedCertificate(certPem: string): string {
-    const offeredKey = new X509Certificate(certPem).publicKey;
-    for (const keyPem of [this.csrKey?.privateKeyPem, this.credentials?.keyPem]) {
-      if (keyPem && createPublicKey(keyPem).equals(offeredKey)) return keyPem;
-    }
-    throw new Error('the offered certificate carries no key and names none of the keys this agent holds');
-  }
-
-  /** CSR agents renew themselves; server-keyed agents wait for the server's offer. */
-  private scheduleRenewal(): void {
-    clearTimeout(this.renewTimer);
-    const c = this.credentials;
-    if (!c || c.keyOrigin !== 'csr' || this.stopping) return;
-    const life = c.notAfter.getTime() - c.notBefore.getTime();
-    const at = c.notBefore.getTime() + life * (this.options.renewAtFraction ?? 2 / 3);
-    this.renewTimer = setTimeout(
-      () => void this.renewCertificate().catch((e: Error) => this.emit('transportError', e)),
-      Math.max(0, Math.min(at - Date.now(), 2_147_483_647)),
-    );
-    this.renewTimer.unref();
+  adoptCertificate(offers: ConnectionSettingsOffers): Promise<boolean> {
+    return this.certificates.adopt(offers);
   }
 
   private async connect(): Promise<void> {
-    if (this.options.bootstrapToken && !this.credentials && this.options.csr && !this.csrKey) {
-      await this.prepareCsr();
-    }
-    this.transport = this.createTransport();
-    await this.transport.open();
-    this.emit('connected');
-    await this.exchangeMessage();
-  }
-
-  private createTransport(): SimTransport {
-    if (this.transportKind === 'http') {
-      return createHttpTransport({
-        ...this.connection,
-        gzip: this.options.gzip,
-        instanceUid: () => this.instanceUid,
-      });
-    }
-    return createWebSocketTransport(
-      {
-        ...this.connection,
-        compression: this.options.compression,
-        handshakeTimeoutMs: this.options.connectTimeoutMs,
-      },
+    if (this.certificates.csrDue) await this.prepareCsr();
+    this.transport = createAgentTransport(
+      this.transportKind,
+      this.connection,
+      this.options,
+      () => this.instanceUid,
       {
         onPayload: (payload) => this.onPayload(payload),
         onProtocolError: (err) => this.emit('protocolError', err),
         onClose: (code, reason) => this.onClose(code, reason),
       },
     );
+    await this.transport.open();
+    this.emit('connected');
+    await this.exchangeMessage();
   }
 
   private requireTransport(): SimTransport {
@@ -443,12 +287,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   private process(msg: ServerToAgent): void {
     this.received.push(msg);
     if (this.received.length > 100) this.received.shift();
-    for (const w of this.waiters) {
-      if (w.match(msg)) {
-        this.waiters.delete(w);
-        w.resolve(msg);
-      }
-    }
+    this.waiters.deliver(msg);
     this.emit('message', msg);
     const err = msg.errorResponse;
     if (err) {
@@ -468,28 +307,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
       this.emit('command', msg.command);
       return;
     }
-    const newUid = msg.agentIdentification?.newInstanceUid;
-    if (newUid?.length === 16) {
-      const previous = this.status.instanceUid;
-      this.status.instanceUid = newUid;
-      this.status.requestInstanceUid = false;
-      this.emit('instanceUidChanged', { previous, current: newUid });
-    }
-    let followUp = false;
-    if (msg.flags & ServerToAgentFlag.ReportFullState) {
-      this.status.fullStatePending = true;
-      followUp = true;
-    }
-    if (msg.flags & ServerToAgentFlag.ReportAvailableComponents) followUp = true;
-    const caps = this.status.capabilities;
-    const background = (p: Promise<unknown>) => p.catch((e: Error) => this.emit('transportError', e));
-    if (msg.remoteConfig && has(caps, A.AcceptsRemoteConfig))
-      background(applyRemoteConfig(this, msg.remoteConfig));
-    if (msg.connectionSettings) background(applyConnectionSettings(this, msg.connectionSettings));
-    if (msg.packagesAvailable && has(caps, A.AcceptsPackages))
-      followUp = applyPackages(this, msg.packagesAvailable) || followUp;
-    if (msg.customMessage) this.emit('customMessage', msg.customMessage);
-    if (followUp) background(this.exchangeMessage());
+    actOn(this, msg);
   }
 
   /** Re-arms the heartbeat / poll timer: the interval runs from the last message sent. */
@@ -513,7 +331,7 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   private onClose(code: number, reason: string): void {
     clearTimeout(this.timer);
     this.inflight = [];
-    this.rejectWaiters(new Error(`connection closed with code ${code}`));
+    this.waiters.rejectAll(new Error(`connection closed with code ${code}`));
     this.emit('disconnected', { code, reason });
     if (!this.stopping && (this.options.reconnect ?? true)) this.scheduleReconnect();
   }
@@ -530,11 +348,6 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
         if (!this.stopping && !this.transport?.isOpen) this.scheduleReconnect();
       });
     }, this.options.reconnectDelayMs ?? 1_000);
-  }
-
-  private rejectWaiters(err: Error): void {
-    for (const w of this.waiters) w.reject(err);
-    this.waiters.clear();
   }
 }
 
