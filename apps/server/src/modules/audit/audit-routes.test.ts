@@ -17,7 +17,6 @@ let tenant: string;
 let otherTenant: string;
 const DAY = 86_400_000;
 
-
 beforeAll(async () => {
   t = await createTestDatabase();
   tenant = await createTenant(t.owner, 'routes');
