@@ -490,6 +490,18 @@ export const ConfigSchema = Type.Object(
       },
       { default: {} },
     ),
+    approvals: Type.Object(
+      {
+        requestTtlHours: Type.Integer({
+          default: 72,
+          minimum: 1,
+          maximum: 720,
+          description:
+            'Hours an approval request (four eyes) stays open; after that it can no longer be approved, rejected or cancelled, and its owner asks again.',
+        }),
+      },
+      { default: {} },
+    ),
     enrollment: Type.Object(
       {
         tokenTtlSeconds: Type.Integer({

@@ -1,6 +1,7 @@
 import type { ColumnType } from 'kysely';
 
-export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'cancelled';
+/** `expired` is stored only when a new request for the same entity replaces a lapsed one. */
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'cancelled' | 'expired';
 export type ApprovalActorKind = 'user' | 'pat' | 'system';
 
 /** Set once, when the request is decided or cancelled. */
@@ -20,6 +21,8 @@ export interface ApprovalRequestsTable {
   requested_by_id: ColumnType<string, string, never>;
   requested_by_name: ColumnType<string, string, never>;
   requested_at: ColumnType<Date, Date | string, never>;
+  /** Fixed when the request is made; a pending request is expired from then on. */
+  expires_at: ColumnType<Date, Date | string, never>;
   decided_by_identity: Decision<string>;
   decided_by_kind: Decision<ApprovalActorKind>;
   decided_by_id: Decision<string>;

@@ -16,6 +16,7 @@ export function approvalsModule(ctx: ServerContext, deps: Pick<ApprovalsDeps, 's
     audit: ctx.audit,
     logger: ctx.logger.child({ component: 'approvals' }),
     subjects: deps.subjects,
+    requestTtlHours: ctx.config.approvals.requestTtlHours,
   });
   return { name: 'approvals', routes: approvalsRoutes(service), service };
 }

@@ -21,18 +21,38 @@ export function lockApproval(tx: Tx, id: string) {
   return tx.selectFrom('approval_requests').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
-export function pendingApprovalFor(tx: Tx, kind: string, entityId: string) {
+/** The request for the entity that is pending and has not expired at `now`. */
+export function pendingApprovalFor(tx: Tx, kind: string, entityId: string, now: Date) {
   return tx
     .selectFrom('approval_requests')
     .selectAll()
     .where('kind', '=', kind)
     .where('entity_id', '=', entityId)
     .where('status', '=', 'pending')
+    .where('expires_at', '>', now)
     .executeTakeFirst();
+}
+
+/**
+ * Stores `expired` on the entity's pending requests that expired by `now`, so that the
+ * one-pending-per-entity index lets a new request in; returns the rows it changed.
+ */
+export function expireLapsedApprovals(tx: Tx, kind: string, entityId: string, now: Date) {
+  return tx
+    .updateTable('approval_requests')
+    .set({ status: 'expired' })
+    .where('kind', '=', kind)
+    .where('entity_id', '=', entityId)
+    .where('status', '=', 'pending')
+    .where('expires_at', '<=', now)
+    .returningAll()
+    .execute();
 }
 
 export interface ApprovalFilter {
   status?: ApprovalStatus;
+  /** Where `pending` ends and `expired` begins: a stored `pending` past its expiry is expired. */
+  now: Date;
   kind?: string;
   limit: number;
   /** The last row of the previous page (newest first). */
@@ -46,7 +66,19 @@ export function listApprovals(tx: Tx, f: ApprovalFilter) {
     .orderBy('requested_at', 'desc')
     .orderBy('id', 'desc')
     .limit(f.limit);
-  if (f.status) q = q.where('status', '=', f.status);
+  const { status, now } = f;
+  if (status === 'pending') {
+    q = q.where('status', '=', 'pending').where('expires_at', '>', now);
+  } else if (status === 'expired') {
+    q = q.where((eb) =>
+      eb.or([
+        eb('status', '=', 'expired'),
+        eb.and([eb('status', '=', 'pending'), eb('expires_at', '<=', now)]),
+      ]),
+    );
+  } else if (status) {
+    q = q.where('status', '=', status);
+  }
   if (f.kind) q = q.where('kind', '=', f.kind);
   const after = f.after;
   if (after) {
@@ -60,12 +92,15 @@ export function listApprovals(tx: Tx, f: ApprovalFilter) {
   return q.execute();
 }
 
-/** Closes a pending request; returns the row as it is now, or undefined when it was not pending. */
+/**
+ * Closes a pending request that has not expired at `close.at`; returns the row as it is now, or
+ * undefined when it was not pending.
+ */
 export function closeApproval(
   tx: Tx,
   id: string,
   close: {
-    status: Exclude<ApprovalStatus, 'pending'>;
+    status: Exclude<ApprovalStatus, 'pending' | 'expired'>;
     by: { identity: string; kind: ApprovalRow['requested_by_kind']; id: string; name: string };
     at: Date;
     reason: string | null;
@@ -84,6 +119,7 @@ export function closeApproval(
     })
     .where('id', '=', id)
     .where('status', '=', 'pending')
+    .where('expires_at', '>', close.at)
     .returningAll()
     .executeTakeFirst();
 }

@@ -29,6 +29,9 @@ export function approvalActor(
 const SELF_APPROVAL =
   'A request cannot be decided by the identity that made it (compared by OIDC subject; a PAT counts as the user who issued it): 403 `self-approval`.';
 
+const EXPIRED =
+  'After its `expiresAt` a request can no longer be decided: 409 `approval-expired`, audited as a refused decision.';
+
 /** The four-eyes queue of the caller's tenant. Requests are opened by the modules that own the change. */
 export function approvalsRoutes(approvals: ApprovalsService) {
   return async function routes(fastify: FastifyInstance) {
@@ -41,6 +44,8 @@ export function approvalsRoutes(approvals: ApprovalsService) {
         schema: {
           tags: ['approvals'],
           summary: "List the tenant's approval requests, newest first",
+          description:
+            '`status=pending` lists the requests still open for a decision; `status=expired` those that reached `expiresAt` undecided.',
           querystring: ListApprovalsQuery,
           response: { 200: ApprovalList },
         },
@@ -69,7 +74,7 @@ export function approvalsRoutes(approvals: ApprovalsService) {
         schema: {
           tags: ['approvals'],
           summary: 'Approve a pending request: the change it holds is applied now',
-          description: `${SELF_APPROVAL} 409 when the request is no longer pending, or when its entity can no longer take the change.`,
+          description: `${SELF_APPROVAL} ${EXPIRED} 409 when the request is no longer pending, or when its entity can no longer take the change.`,
           params: ApprovalParams,
           response: { 200: ApprovalRequest },
         },
@@ -84,7 +89,7 @@ export function approvalsRoutes(approvals: ApprovalsService) {
         schema: {
           tags: ['approvals'],
           summary: 'Reject a pending request with a reason; the change stays a Draft',
-          description: `${SELF_APPROVAL} 409 when the request is no longer pending.`,
+          description: `${SELF_APPROVAL} ${EXPIRED} 409 when the request is no longer pending.`,
           params: ApprovalParams,
           body: RejectBody,
           response: { 200: ApprovalRequest },
@@ -101,8 +106,7 @@ export function approvalsRoutes(approvals: ApprovalsService) {
         schema: {
           tags: ['approvals'],
           summary: 'Withdraw your own pending request; the change stays a Draft',
-          description:
-            'Only the identity that made the request may cancel it (403 `not-requester`). 409 when it is no longer pending.',
+          description: `Only the identity that made the request may cancel it (403 \`not-requester\`). ${EXPIRED} 409 when it is no longer pending.`,
           params: ApprovalParams,
           response: { 200: ApprovalRequest },
         },

@@ -5,8 +5,17 @@ const DateTime = Type.String({ format: 'date-time' });
 export const ApprovalId = Type.String({ format: 'uuid', description: 'Approval request id (UUIDv7)' });
 
 export const ApprovalStatus = Type.Union(
-  [Type.Literal('pending'), Type.Literal('approved'), Type.Literal('rejected'), Type.Literal('cancelled')],
-  { description: 'pending until a second Admin approves or rejects it, or the requester cancels it' },
+  [
+    Type.Literal('pending'),
+    Type.Literal('approved'),
+    Type.Literal('rejected'),
+    Type.Literal('cancelled'),
+    Type.Literal('expired'),
+  ],
+  {
+    description:
+      'pending until a second Admin approves or rejects it, or the requester cancels it; expired when none of that happened before expiresAt',
+  },
 );
 
 const Actor = Type.Object({
@@ -28,6 +37,11 @@ export const ApprovalRequest = Type.Object({
   }),
   requestedBy: Actor,
   requestedAt: DateTime,
+  expiresAt: Type.String({
+    format: 'date-time',
+    description:
+      'From then on the request can no longer be approved, rejected or cancelled (409 approval-expired); the owner asks again',
+  }),
   decidedBy: Type.Union([Actor, Type.Null()], { description: 'Who approved, rejected or cancelled' }),
   decidedAt: Type.Union([DateTime, Type.Null()]),
   reason: Type.Union([Type.String(), Type.Null()], { description: 'The reason given with a rejection' }),

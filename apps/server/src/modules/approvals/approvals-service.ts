@@ -7,6 +7,7 @@ import type { ServerContext } from '../../runtime/context.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
 import {
   closeApproval,
+  expireLapsedApprovals,
   getApproval,
   insertApproval,
   listApprovals,
@@ -37,6 +38,7 @@ export interface ApprovalView {
   summary: Record<string, unknown>;
   requestedBy: { kind: string; id: string; name: string };
   requestedAt: string;
+  expiresAt: string;
   decidedBy: { kind: string; id: string; name: string } | null;
   decidedAt: string | null;
   reason: string | null;
@@ -78,6 +80,8 @@ export interface ApprovalListQuery {
 }
 
 export interface ApprovalsDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'logger'> {
+  /** How long a request stays open for a decision (`approvals.requestTtlHours`). */
+  requestTtlHours: number;
   /** The IdP subject of the person behind a user or a PAT (its issuer), from the auth module. */
   subjects: { subjectOf(principal: Principal): Promise<string | undefined> };
 }
@@ -89,6 +93,16 @@ export function selfDecisionProblem() {
     'self-approval',
     'A second person must decide',
     'the request was made by you (or by a token you issued); another Admin of the tenant must approve or reject it, or you can cancel it',
+  );
+}
+
+/** The stable problem of a request that nobody decided in time. */
+export function expiredProblem(expiresAt: Date) {
+  return new HttpProblem(
+    409,
+    'approval-expired',
+    'The request has expired',
+    `the request expired at ${expiresAt.toISOString()} without a decision; the change it held was not made, and its owner can ask again`,
   );
 }
 
@@ -110,15 +124,26 @@ function actorKind(actx: AuditContext): ActorKind {
   return kind as ActorKind;
 }
 
-function viewOf(r: ApprovalRow): ApprovalView {
+const HOUR_MS = 3_600_000;
+
+/**
+ * True once the request can no longer be decided. A lapsed request is usually still stored as
+ * `pending` (only a new request for its entity stores `expired`), so the clock decides.
+ */
+function hasExpired(r: ApprovalRow, now: Date): boolean {
+  return r.status === 'expired' || (r.status === 'pending' && r.expires_at.getTime() <= now.getTime());
+}
+
+function viewOf(r: ApprovalRow, now: Date): ApprovalView {
   return {
     id: r.id,
     kind: r.kind,
     entity: { type: r.entity_type, id: r.entity_id },
-    status: r.status,
+    status: hasExpired(r, now) ? 'expired' : r.status,
     summary: r.summary,
     requestedBy: { kind: r.requested_by_kind, id: r.requested_by_id, name: r.requested_by_name },
     requestedAt: r.requested_at.toISOString(),
+    expiresAt: r.expires_at.toISOString(),
     decidedBy:
       r.decided_by_kind && r.decided_by_id && r.decided_by_name
         ? { kind: r.decided_by_kind, id: r.decided_by_id, name: r.decided_by_name }
@@ -147,11 +172,13 @@ const isUniqueViolation = (err: unknown) =>
 /**
  * Four-eyes approvals: a module asks for one in the transaction that creates the change, a second
  * person of the same tenant approves (the owning module's handler applies the change in the same
- * transaction) or rejects it with a reason, and the requester may cancel it. Every request,
- * decision and refused decision is audited in the transaction that makes it.
+ * transaction) or rejects it with a reason, and the requester may cancel it, all before the
+ * request expires (`requestTtlHours` after it was made); after that it is only a record. Every
+ * request, decision and refused decision is audited in the transaction that makes it.
  */
 export function createApprovals(deps: ApprovalsDeps) {
   const { db, clock, ids, audit, logger } = deps;
+  const ttlMs = deps.requestTtlHours * HOUR_MS;
   const handlers = new Map<string, ApprovalHandler>();
 
   /** The request `id` of the actor's tenant, locked until the decision commits; 404 across tenants. */
@@ -173,20 +200,44 @@ export function createApprovals(deps: ApprovalsDeps) {
   }
 
   /** Records a refused decision; the transaction commits it, and the caller throws afterwards. */
-  async function refuse(tx: Tx, actor: ApprovalActor, row: ApprovalRow, verb: string, reason: string) {
+  async function refuse(
+    tx: Tx,
+    actor: ApprovalActor,
+    row: ApprovalRow,
+    now: Date,
+    verb: string,
+    reason: 'self-approval' | 'not-requester' | 'expired',
+  ) {
     await audit.record(tx, actor.audit, {
       action: `approval.request.${verb}`,
       entity: { type: 'approval-request', id: row.id },
-      before: { status: row.status },
-      after: { reason, kind: row.kind, entity: { type: row.entity_type, id: row.entity_id } },
+      before: { status: viewOf(row, now).status },
+      after: {
+        reason,
+        kind: row.kind,
+        entity: { type: row.entity_type, id: row.entity_id },
+        ...(reason === 'expired' ? { expiresAt: row.expires_at.toISOString() } : {}),
+      },
       outcome: 'denied',
     });
+  }
+
+  /**
+   * Refuses (audited) a decision on a request that expired; the caller throws the returned problem
+   * once the refusal has committed. Checked before `assertPending`, so an expired request answers
+   * `approval-expired` whether or not its status is stored yet.
+   */
+  async function refuseIfExpired(tx: Tx, actor: ApprovalActor, row: ApprovalRow, now: Date, verb: string) {
+    if (!hasExpired(row, now)) return undefined;
+    await refuse(tx, actor, row, now, verb, 'expired');
+    return expiredProblem(row.expires_at);
   }
 
   async function close(
     tx: Tx,
     actor: ApprovalActor,
     row: ApprovalRow,
+    now: Date,
     status: 'approved' | 'rejected' | 'cancelled',
     reason: string | null,
   ): Promise<ApprovalView> {
@@ -198,12 +249,13 @@ export function createApprovals(deps: ApprovalsDeps) {
         id: actor.audit.actor.id,
         name: actor.audit.actor.name,
       },
-      at: clock.now(),
+      at: now,
       reason,
     });
-    // The row is locked and was pending, so this cannot miss; a miss means the lock was not held.
+    // The row is locked and was pending and unexpired at `now`, so this cannot miss; a miss means
+    // the lock was not held.
     if (!closed) throw new Error(`approval request ${row.id} changed under its lock`);
-    const view = viewOf(closed);
+    const view = viewOf(closed, now);
     const verb = status === 'approved' ? 'approve' : status === 'rejected' ? 'reject' : 'cancel';
     await audit.record(tx, actor.audit, {
       action: `approval.request.${verb}`,
@@ -255,13 +307,33 @@ export function createApprovals(deps: ApprovalsDeps) {
 
     /**
      * Opens a request in the caller's transaction, the one that creates the change, so the change
-     * and its request commit together. 409 when one is already pending for the entity.
+     * and its request commit together. 409 when one is already pending for the entity. A request
+     * for the entity that expired undecided is stored as `expired` first (audited as
+     * `approval.request.expire`), in this transaction: the one-pending-per-entity index cannot
+     * tell a lapsed request from a live one, since an index predicate cannot read the time, and
+     * flipping the lapsed row here is the one place where that matters.
      */
     async request(tx: Tx, actor: ApprovalActor, input: NewApprovalRequest): Promise<ApprovalView> {
       if (!handlers.has(input.kind)) throw new Error(`approval kind ${input.kind} has no handler`);
       const conflict = () =>
         problems.conflict(`an approval request for this ${input.entity.type} is already pending`);
-      if (await pendingApprovalFor(tx, input.kind, input.entity.id)) throw conflict();
+      const now = clock.now();
+      // Row-level security limits this to the caller's tenant. Install-wide entities (signing keys)
+      // are requested only from the installation's tenant, so no other tenant holds their requests.
+      for (const lapsed of await expireLapsedApprovals(tx, input.kind, input.entity.id, now)) {
+        await audit.record(tx, actor.audit, {
+          action: 'approval.request.expire',
+          entity: { type: 'approval-request', id: lapsed.id },
+          before: { status: 'pending' },
+          after: {
+            status: 'expired',
+            kind: lapsed.kind,
+            entity: { type: lapsed.entity_type, id: lapsed.entity_id },
+            expiresAt: lapsed.expires_at.toISOString(),
+          },
+        });
+      }
+      if (await pendingApprovalFor(tx, input.kind, input.entity.id, now)) throw conflict();
       let row: ApprovalRow;
       try {
         row = await insertApproval(tx, {
@@ -276,32 +348,45 @@ export function createApprovals(deps: ApprovalsDeps) {
           requested_by_kind: actorKind(actor.audit),
           requested_by_id: actor.audit.actor.id,
           requested_by_name: actor.audit.actor.name,
-          requested_at: clock.now(),
+          requested_at: now,
+          expires_at: new Date(now.getTime() + ttlMs),
         });
       } catch (err) {
         // A pending request of another tenant (install-wide entities) or a concurrent one.
         if (isUniqueViolation(err)) throw conflict();
         throw err;
       }
-      const view = viewOf(row);
+      const view = viewOf(row, now);
       await audit.record(tx, actor.audit, {
         action: 'approval.request.create',
         entity: { type: 'approval-request', id: view.id },
-        after: { status: view.status, kind: view.kind, entity: view.entity, summary: view.summary },
+        after: {
+          status: view.status,
+          kind: view.kind,
+          entity: view.entity,
+          summary: view.summary,
+          expiresAt: view.expiresAt,
+        },
       });
       return view;
     },
 
-    /** The pending request for an entity in the caller's transaction's tenant, if any. */
+    /**
+     * The request for an entity in the caller's transaction's tenant that still waits for a
+     * decision, if any; an expired one does not.
+     */
     async pendingFor(tx: Tx, kind: string, entityId: string): Promise<ApprovalView | undefined> {
-      const row = await pendingApprovalFor(tx, kind, entityId);
-      return row ? viewOf(row) : undefined;
+      const now = clock.now();
+      const row = await pendingApprovalFor(tx, kind, entityId, now);
+      return row ? viewOf(row, now) : undefined;
     },
 
     async list(tenantId: string, q: ApprovalListQuery) {
       const after = q.cursor === undefined ? undefined : decodeListCursor(q.cursor);
+      const now = clock.now();
       const rows = await withTenant(db, tenantId, (tx) =>
         listApprovals(tx, {
+          now,
           limit: q.limit + 1,
           ...(q.status ? { status: q.status } : {}),
           ...(q.kind ? { kind: q.kind } : {}),
@@ -310,7 +395,7 @@ export function createApprovals(deps: ApprovalsDeps) {
       );
       const page = rows.slice(0, q.limit);
       return {
-        items: page.map(viewOf),
+        items: page.map((r) => viewOf(r, now)),
         nextCursor: rows.length > q.limit ? encodeListCursor(page[page.length - 1]!) : null,
       };
     },
@@ -318,29 +403,33 @@ export function createApprovals(deps: ApprovalsDeps) {
     async get(tenantId: string, id: string): Promise<ApprovalView> {
       const row = isUuid(id) ? await withTenant(db, tenantId, (tx) => getApproval(tx, id)) : undefined;
       if (!row) throw problems.notFound('approval request not found');
-      return viewOf(row);
+      return viewOf(row, clock.now());
     },
 
     /**
      * A second person approves: the kind's handler applies the change, and the request is closed,
-     * in one transaction. The requester (or their PAT) is refused with `self-approval`, audited.
+     * in one transaction. The requester (or their PAT) is refused with `self-approval`, and an
+     * expired request with `approval-expired`, both audited.
      */
     async approve(actor: ApprovalActor, id: string): Promise<ApprovalView> {
       if (!isUuid(id)) throw problems.notFound('approval request not found');
       const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
         const row = await openRequest(tx, id);
+        const now = clock.now();
         assertMay(actor, row);
+        const expired = await refuseIfExpired(tx, actor, row, now, 'approve');
+        if (expired) return { refused: expired };
         assertPending(row);
         if (row.requested_by_identity === actor.identity) {
-          await refuse(tx, actor, row, 'approve', 'self-approval');
-          return { refused: true as const };
+          await refuse(tx, actor, row, now, 'approve', 'self-approval');
+          return { refused: selfDecisionProblem() };
         }
         const handler = handlers.get(row.kind);
         if (!handler) throw problems.conflict(`no part of this server applies ${row.kind} requests`);
-        await handler.apply(tx, viewOf(row), actor.audit);
-        return { refused: false as const, view: await close(tx, actor, row, 'approved', null), handler };
+        await handler.apply(tx, viewOf(row, now), actor.audit);
+        return { view: await close(tx, actor, row, now, 'approved', null), handler };
       });
-      if (outcome.refused) throw selfDecisionProblem();
+      if ('refused' in outcome) throw outcome.refused;
       await outcome.handler.afterApply?.(outcome.view).catch((err: unknown) => {
         logger.error({ err, approvalId: id, kind: outcome.view.kind }, 'work after an approval failed');
       });
@@ -354,16 +443,19 @@ export function createApprovals(deps: ApprovalsDeps) {
       if (!trimmed) throw problems.badRequest('a rejection needs a reason');
       const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
         const row = await openRequest(tx, id);
+        const now = clock.now();
         assertMay(actor, row);
+        const expired = await refuseIfExpired(tx, actor, row, now, 'reject');
+        if (expired) return { refused: expired };
         assertPending(row);
         if (row.requested_by_identity === actor.identity) {
-          await refuse(tx, actor, row, 'reject', 'self-approval');
-          return undefined;
+          await refuse(tx, actor, row, now, 'reject', 'self-approval');
+          return { refused: selfDecisionProblem() };
         }
-        return close(tx, actor, row, 'rejected', trimmed);
+        return { view: await close(tx, actor, row, now, 'rejected', trimmed) };
       });
-      if (!outcome) throw selfDecisionProblem();
-      return outcome;
+      if ('refused' in outcome) throw outcome.refused;
+      return outcome.view;
     },
 
     /** The requester withdraws the request; the change stays a Draft. */
@@ -371,15 +463,18 @@ export function createApprovals(deps: ApprovalsDeps) {
       if (!isUuid(id)) throw problems.notFound('approval request not found');
       const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
         const row = await openRequest(tx, id);
+        const now = clock.now();
+        const expired = await refuseIfExpired(tx, actor, row, now, 'cancel');
+        if (expired) return { refused: expired };
         assertPending(row);
         if (row.requested_by_identity !== actor.identity) {
-          await refuse(tx, actor, row, 'cancel', 'not-requester');
-          return undefined;
+          await refuse(tx, actor, row, now, 'cancel', 'not-requester');
+          return { refused: notRequesterProblem() };
         }
-        return close(tx, actor, row, 'cancelled', null);
+        return { view: await close(tx, actor, row, now, 'cancelled', null) };
       });
-      if (!outcome) throw notRequesterProblem();
-      return outcome;
+      if ('refused' in outcome) throw outcome.refused;
+      return outcome.view;
     },
   };
 }

@@ -97,7 +97,7 @@ export function pkiRoutes(pki: Pki, approvals: Pick<ApprovalsService, 'actor'>) 
         schema: {
           tags: ['pki'],
           summary:
-            'Ask again for the activation of a Draft key whose earlier request was rejected or cancelled',
+            'Ask again for the activation of a Draft key whose earlier request was rejected, cancelled or expired',
           description: `${AWAITING_APPROVAL} 409 when the key is not a Draft or a request is already pending.`,
           params: Type.Object({ id: SigningKeyId }),
           response: { 202: ProposedSigningKey },

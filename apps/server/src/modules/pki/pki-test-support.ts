@@ -64,7 +64,15 @@ export function testPki(o: TestPkiOptions) {
     audit,
     claims: { roleClaim: 'ampora:role', groupsClaim: 'groups', tenantClaim: 'tenant' },
   });
-  const approvals = createApprovals({ db: o.db, clock, ids: uuidv7Ids, audit, logger, subjects: users });
+  const approvals = createApprovals({
+    db: o.db,
+    clock,
+    ids: uuidv7Ids,
+    audit,
+    logger,
+    subjects: users,
+    requestTtlHours: config.approvals.requestTtlHours,
+  });
   const registry = new Registry();
   const pki = createPki({
     db: o.db,

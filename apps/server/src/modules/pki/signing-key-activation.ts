@@ -146,7 +146,7 @@ export function createSigningKeyActivation(deps: SigningKeyActivationDeps) {
   return {
     request,
 
-    /** Asks again for a Draft key whose earlier request was rejected or cancelled. */
+    /** Asks again for a Draft key whose earlier request was rejected, cancelled or expired. */
     async requestActivation(actor: ApprovalActor, id: string) {
       const approval = await withTenant(db, actor.audit.tenantId, async (tx) => {
         const row = await lockSigningKey(tx, id);
