@@ -60,13 +60,22 @@ export interface AgentCertificates {
   cancelRenewal(): void;
 }
 
+/** CSRs whose keys are kept while they wait for an answer; older ones are given up. */
+const MAX_OUTSTANDING_CSRS = 4;
+
 export function createAgentCertificates({ agent, connection, stopping }: CertificateDeps): AgentCertificates {
-  /** The key of an outstanding CSR, waiting for its certificate. */
-  let csrKey: AgentKey | undefined;
+  /**
+   * Keys of CSRs sent and not yet answered, newest last. More than one can be out: a reconnect
+   * (to take a certificate the server offered on its own) can drop the reply to a CSR, and the
+   * agent asks again with a new one; a late answer to the earlier one is still taken.
+   */
+  const csrKeys: AgentKey[] = [];
   let renewTimer: NodeJS.Timeout | undefined;
 
   async function prepareCsr(): Promise<ConnectionSettingsRequest> {
-    csrKey = await generateAgentKey(agent.options.keyType ?? 'ec');
+    const csrKey = await generateAgentKey(agent.options.keyType ?? 'ec');
+    csrKeys.push(csrKey);
+    if (csrKeys.length > MAX_OUTSTANDING_CSRS) csrKeys.shift();
     const csr = await createCsr(agent.instanceUid, csrKey, { claimUid: agent.options.csrClaimUid });
     return create(ConnectionSettingsRequestSchema, {
       opamp: { certificateRequest: { csr: new TextEncoder().encode(csr) } },
@@ -99,7 +108,10 @@ export function createAgentCertificates({ agent, connection, stopping }: Certifi
       throw err;
     }
     agent.credentials = next;
-    csrKey = undefined;
+    // Only the CSR this certificate answers is settled; one the server has not answered yet stays
+    // out (the server may have re-certified the current key on its own meanwhile).
+    const answered = csrKeys.findIndex((k) => k.privateKeyPem === keyPem);
+    if (answered >= 0) csrKeys.splice(0, answered + 1);
     agent.emit('credentials', next);
     scheduleRenewal();
     return true;
@@ -112,7 +124,7 @@ export function createAgentCertificates({ agent, connection, stopping }: Certifi
    */
   function keyForOfferedCertificate(certPem: string): string {
     const offeredKey = new X509Certificate(certPem).publicKey;
-    for (const keyPem of [csrKey?.privateKeyPem, agent.credentials?.keyPem]) {
+    for (const keyPem of [...csrKeys.map((k) => k.privateKeyPem), agent.credentials?.keyPem]) {
       if (keyPem && createPublicKey(keyPem).equals(offeredKey)) return keyPem;
     }
     throw new Error('the offered certificate carries no key and names none of the keys this agent holds');
@@ -135,7 +147,7 @@ export function createAgentCertificates({ agent, connection, stopping }: Certifi
   return {
     get csrDue() {
       const { bootstrapToken, csr } = agent.options;
-      return Boolean(bootstrapToken && !agent.credentials && csr && !csrKey);
+      return Boolean(bootstrapToken && !agent.credentials && csr && csrKeys.length === 0);
     },
     prepareCsr,
     adopt,
