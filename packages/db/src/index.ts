@@ -6,3 +6,4 @@ export { migrateToLatest, migrationsComplete, APP_ROLE, defaultMigrationsDir } f
 export { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded.js';
 export { systemClock, uuidv7Ids, manualClock, type Clock, type IdSource } from './clock.js';
 export { DEFAULT_TENANT_ID } from './constants.js';
+export { isUniqueViolation } from './errors.js';

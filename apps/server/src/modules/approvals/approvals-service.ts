@@ -1,5 +1,5 @@
 import { decide } from '@ampora/authz';
-import { DEFAULT_TENANT_ID, isUuid, withTenant, type Tx } from '@ampora/db';
+import { DEFAULT_TENANT_ID, isUniqueViolation, isUuid, withTenant, type Tx } from '@ampora/db';
 import { cursorText, encodeCursor, invalidCursor } from '../../http/cursor.js';
 import { HttpProblem, problems } from '../../http/problem.js';
 import type { Principal } from '../../http/principal.js';
@@ -165,9 +165,6 @@ function decodeListCursor(cursor: string): { requestedAt: Date; id: string } {
   if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(requestedAt.getTime())) throw invalidCursor();
   return { requestedAt, id };
 }
-
-const isUniqueViolation = (err: unknown) =>
-  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 
 /**
  * Four-eyes approvals: a module asks for one in the transaction that creates the change, a second

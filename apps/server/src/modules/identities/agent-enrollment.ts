@@ -1,5 +1,5 @@
 import { AgentCapability, has, uuidToString } from '@ampora/opamp';
-import { withTenant } from '@ampora/db';
+import { isUniqueViolation, withTenant } from '@ampora/db';
 import type {
   Admitted,
   AgentIdentity,
@@ -26,9 +26,6 @@ const CONFLICT = 'this instance_uid was enrolled by another connection at the sa
 
 /** The agent's row appeared under another id while this enrollment ran. */
 class ConcurrentEnrollment extends Error {}
-
-/** PostgreSQL's unique_violation: a racing enrollment stored the same instance_uid first. */
-const isUniqueViolation = (err: unknown) => (err as { code?: unknown } | null)?.code === '23505';
 
 /**
  * Enrollment with a bootstrap token: the key (CSR or made here), the certificate signed before the
