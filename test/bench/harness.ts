@@ -1,14 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startEmbeddedPostgres } from '@ampora/db';
 import { freePort } from '../support/ports.js';
+import { ROOT, spawnServer, waitReady } from '../support/server-spawn.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { ROOT };
 
 export interface BenchServer {
   pid: number;
@@ -46,70 +46,93 @@ export async function startBenchServer(env: Record<string, string> = {}): Promis
   const { url: databaseUrl, stop: stopPg } = await benchDatabase(dir);
   const httpPort = await freePort();
   const opampPort = await freePort();
-  const logs: string[] = [];
   // AMPORA_BENCH_NODE_ARGS adds flags to the server process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`.
   const extra = (process.env.AMPORA_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(
-    process.execPath,
-    ['--max-old-space-size=8192', ...extra, '--import', 'tsx', 'apps/server/src/main.ts'],
+  const server = spawnServer(
     {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        DATABASE_URL: databaseUrl,
-        AMPORA_DATA_DIR: path.join(dir, 'data'),
-        AMPORA_HTTP_PORT: String(httpPort),
-        AMPORA_OPAMP_PORT: String(opampPort),
-        AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64'),
-        AMPORA_LOG_LEVEL: 'warn',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      DATABASE_URL: databaseUrl,
+      AMPORA_DATA_DIR: path.join(dir, 'data'),
+      AMPORA_HTTP_PORT: String(httpPort),
+      AMPORA_OPAMP_PORT: String(opampPort),
+      AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64'),
+      AMPORA_LOG_LEVEL: 'warn',
+      ...env,
     },
+    { nodeArgs: ['--max-old-space-size=8192', ...extra], maxLogLines: 500 },
   );
-  const collect = (c: Buffer) => {
-    logs.push(...c.toString().split('\n').filter(Boolean));
-    if (logs.length > 500) logs.splice(0, logs.length - 500);
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  const { child, logs } = server;
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  const deadline = Date.now() + 60_000;
-  while (
-    !(await fetch(`${httpUrl}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    ))
-  ) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`bench server did not start:\n${logs.join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitReady(httpUrl, server);
   return {
     pid: child.pid!,
     httpUrl,
     opampPort,
     child,
     logs,
-    cpuSeconds: () => {
-      // Fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => cpuSeconds(child.pid!),
     rssBytes: () =>
       Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024,
     async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 20_000))]);
+      await Promise.race([server.exited, new Promise((r) => setTimeout(r, 20_000))]);
       if (child.exitCode === null) child.kill('SIGKILL');
       await stopPg();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** utime + stime of a process (and, with `children`, of its reaped children), in seconds. */
+export function cpuSeconds(pid: number, children = false): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields 14 to 17 of /proc/<pid>/stat, in clock ticks (100 per second on Linux); the command name
+  // before them is in parentheses and may itself contain spaces.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+  return ticks / 100;
+}
+
+/**
+ * Load-generator processes running `script` (under test/bench) with tsx. AMPORA_BENCH_WORKER_ARGS
+ * adds Node flags to them, e.g. `--cpu-prof`.
+ */
+export function forkWorkers(script: string, count: number): ChildProcess[] {
+  const extra = (process.env.AMPORA_BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean);
+  return Array.from({ length: count }, () =>
+    fork(path.join(ROOT, 'test/bench', script), [], {
+      execArgv: [...extra, '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
+}
+
+/**
+ * The source addresses of one worker: its own 127.0.x.y block, so the workers together use more
+ * ephemeral ports than one loopback address has.
+ */
+export const workerAddresses = (workerIndex: number, count = 4): string[] =>
+  Array.from({ length: count }, (_, k) => `127.0.${workerIndex + 1}.${k + 10}`);
+
+/**
+ * A waiter for a worker's messages of type `R`: resolves with the next one of the given type, and
+ * rejects on an `{ type: 'error', message }` from the worker or after `timeoutMs`.
+ */
+export function workerWaiter<R extends { type: string }>() {
+  return <T extends R['type']>(w: ChildProcess, type: T, timeoutMs: number) =>
+    new Promise<Extract<R, { type: T }>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        w.off('message', onMsg);
+        reject(new Error(`worker timed out waiting for ${type}`));
+      }, timeoutMs);
+      const onMsg = (m: R | { type: 'error'; message: string }) => {
+        if (m.type !== type && m.type !== 'error') return;
+        clearTimeout(timer);
+        w.off('message', onMsg);
+        if (m.type === 'error' && 'message' in m) reject(new Error(m.message));
+        else resolve(m as Extract<R, { type: T }>);
+      };
+      w.on('message', onMsg);
+    });
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -3,9 +3,15 @@
  * processes and 127.0.0.x source addresses. Reports connect time, steady status throughput with
  * reply latency, and server RSS per agent.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { percentile, report, ROOT, startBenchServer } from './harness.js';
+import type { ChildProcess } from 'node:child_process';
+import {
+  forkWorkers,
+  percentile,
+  report,
+  startBenchServer,
+  workerAddresses,
+  workerWaiter,
+} from './harness.js';
 
 type WorkerReply =
   | { type: 'connected'; ok: number; failed: number; firstError?: string; ms: number }
@@ -18,25 +24,13 @@ type WorkerReply =
       latencies: number[];
     };
 
-function waitFor<T extends WorkerReply['type']>(w: ChildProcess, type: T, timeoutMs: number) {
-  return new Promise<Extract<WorkerReply, { type: T }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker timed out waiting for ${type}`)), timeoutMs);
-    const onMsg = (m: WorkerReply) => {
-      if (m.type !== type) return;
-      clearTimeout(timer);
-      w.off('message', onMsg);
-      resolve(m as Extract<WorkerReply, { type: T }>);
-    };
-    w.on('message', onMsg);
-  });
-}
+const waitFor = workerWaiter<WorkerReply>();
 
 export async function run(args: Record<string, string>) {
   const agents = Number(args.agents ?? 10_000);
   const procs = Number(args.procs ?? 2);
   const rate = Number(args.rate ?? 6000);
   const durationMs = Number(args.seconds ?? 20) * 1000;
-  const addressesPerProc = 4;
   console.log(
     `OpAMP benchmark: ${agents} WebSocket agents over ${procs} processes, steady ${rate} status msg/s for ${durationMs / 1000}s`,
   );
@@ -57,17 +51,7 @@ export async function run(args: Record<string, string>) {
     const rssBefore = server.rssBytes();
     const url = `ws://127.0.0.1:${server.opampPort}/v1/opamp`;
     const t0 = Date.now();
-    for (let i = 0; i < procs; i++) {
-      const w = fork(path.join(ROOT, 'test/bench/opamp-worker.ts'), [], {
-        execArgv: [
-          ...(process.env.AMPORA_BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean),
-          '--import',
-          'tsx',
-        ],
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      workers.push(w);
-    }
+    workers.push(...forkWorkers('opamp-worker.ts', procs));
     const perProc = Math.ceil(agents / procs);
     const connected = await Promise.all(
       workers.map((w, i) => {
@@ -78,7 +62,7 @@ export async function run(args: Record<string, string>) {
           count: Math.min(perProc, agents - i * perProc),
           staggerMs: Number(args.stagger ?? 0),
           workerIndex: i,
-          localAddresses: Array.from({ length: addressesPerProc }, (_, k) => `127.0.${i + 1}.${k + 10}`),
+          localAddresses: workerAddresses(i),
         });
         return done;
       }),

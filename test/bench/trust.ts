@@ -4,11 +4,18 @@
  * connection each) and full mutual-TLS handshakes per second, with several client processes on
  * 127.0.x.y source addresses. `npm run bench -- trust [--enrollments 600] [--procs 3] [--seconds 10]`.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import path from 'node:path';
-import { percentile, report, ROOT, startBenchServer } from './harness.js';
+import {
+  cpuSeconds,
+  forkWorkers,
+  percentile,
+  report,
+  startBenchServer,
+  workerAddresses,
+  workerWaiter,
+} from './harness.js';
 
 type Reply =
   | { type: 'ready' }
@@ -34,35 +41,7 @@ type Reply =
       cpuSeconds: number;
     };
 
-function next<T extends Reply['type']>(w: ChildProcess, type: T, timeoutMs: number) {
-  return new Promise<Extract<Reply, { type: T }>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker timed out waiting for ${type}`)), timeoutMs);
-    const onMsg = (m: Reply) => {
-      if (m.type === 'error') {
-        clearTimeout(timer);
-        w.off('message', onMsg);
-        reject(new Error(m.message));
-      }
-      if (m.type !== type) return;
-      clearTimeout(timer);
-      w.off('message', onMsg);
-      resolve(m as Extract<Reply, { type: T }>);
-    };
-    w.on('message', onMsg);
-  });
-}
-
-/** utime + stime of a process (and, with `children`, of its reaped children), in seconds. */
-function cpuSeconds(pid: number, children = false): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
-    return ticks / 100;
-  } catch {
-    return 0;
-  }
-}
+const next = workerWaiter<Reply>();
 
 /** The bench database's postmaster (matched by its port), or undefined for an external database. */
 function postmasterOf(serverPid: number): number | undefined {
@@ -133,8 +112,6 @@ function cpuMeter(serverPid: number, postmaster: number | undefined) {
   };
 }
 
-const addresses = (proc: number) => Array.from({ length: 4 }, (_, k) => `127.0.${proc + 1}.${k + 10}`);
-
 export async function run(args: Record<string, string>) {
   const enrollments = Number(args.enrollments ?? 600);
   const procs = Number(args.procs ?? 3);
@@ -174,14 +151,7 @@ export async function run(args: Record<string, string>) {
       'tokens/s',
     );
 
-    for (let i = 0; i < procs; i++) {
-      workers.push(
-        fork(path.join(ROOT, 'test/bench/trust-worker.ts'), [], {
-          execArgv: ['--import', 'tsx'],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        }),
-      );
-    }
+    workers.push(...forkWorkers('trust-worker.ts', procs));
 
     // Enrollment: each worker redeems its share of the tokens with CSRs made beforehand.
     const share = Math.ceil(enrollments / procs);
@@ -193,7 +163,7 @@ export async function run(args: Record<string, string>) {
         ca,
         tokens: tokens.slice(i * share, (i + 1) * share),
         concurrency: Math.max(1, Math.ceil(concurrency / procs)),
-        localAddresses: addresses(i),
+        localAddresses: workerAddresses(i),
       }),
     );
     await Promise.all(ready);
@@ -236,7 +206,7 @@ export async function run(args: Record<string, string>) {
           uid: sample.uid,
           durationMs: seconds * 1000,
           concurrency: Math.max(1, Math.ceil((concurrency * 2) / procs)),
-          localAddresses: addresses(i),
+          localAddresses: workerAddresses(i),
           poll,
         }),
       );

@@ -19,7 +19,6 @@ import { createAuditRecorder } from '../../apps/server/src/modules/audit/audit-r
 import {
   auditSigningKeyAad,
   createAuditSigningKeys,
-  withKeyTable,
 } from '../../apps/server/src/modules/audit/audit-signing-keys.js';
 import { createLogger } from '../../apps/server/src/observability/logger.js';
 import { checkMasterKey } from '../../apps/server/src/runtime/key-protection.js';
@@ -236,12 +235,8 @@ describe('ampora keys rewrap', () => {
   const snapshot = async () => ({
     canary: (await t.owner.selectFrom('key_protection_state').select('canary').executeTakeFirstOrThrow())
       .canary,
-    audit: (
-      await withKeyTable(t.owner)
-        .selectFrom('audit_signing_keys')
-        .select('private_key')
-        .executeTakeFirstOrThrow()
-    ).private_key,
+    audit: (await t.owner.selectFrom('audit_signing_keys').select('private_key').executeTakeFirstOrThrow())
+      .private_key,
     ca: (
       await t.owner
         .selectFrom('ca_signing_keys')

@@ -182,7 +182,6 @@ describe('audit search API', () => {
 
     const owner = server.database.owner;
     await owner.transaction().execute(async (tx) => {
-      const { sql } = await import('kysely');
       await sql`alter table audit_events disable trigger user`.execute(tx);
       await sql`update audit_events set actor_name = 'Mallory' where tenant_id = ${DEFAULT_TENANT_ID} and entity_id = 'e2e-4'`.execute(
         tx,

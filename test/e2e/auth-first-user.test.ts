@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditRows } from '../support/audit-rows.js';
 import { ScriptedBrowser, signIn, startServerWithIdp, type AuthServer } from '../support/oidc-provider.js';
 
 let env: AuthServer;
@@ -23,11 +24,10 @@ describe('first user of a new install', () => {
     const roles = results.map((r) => r.body.role).sort();
     expect(roles).toEqual(['admin', 'viewer', 'viewer', 'viewer']);
     const owner = env.server.database.owner;
-    const grants = await sql<{ actor_id: string }>`
-      select actor_id from audit_events where action = 'auth.first-admin.grant'`.execute(owner);
-    expect(grants.rows).toHaveLength(1);
+    const grants = await auditRows(owner, 'auth.first-admin.grant');
+    expect(grants).toHaveLength(1);
     const winner = results.find((r) => r.body.role === 'admin')!.body.id;
-    expect(grants.rows[0]!.actor_id).toBe(winner);
+    expect(grants[0]!.actor_id).toBe(winner);
     const state = await sql<{ n: number }>`select count(*)::int as n from auth_install_state`.execute(owner);
     expect(state.rows[0]!.n).toBe(1);
   });

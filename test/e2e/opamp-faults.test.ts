@@ -2,17 +2,15 @@ import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentCapability,
-  AgentToServerSchema,
   ServerErrorResponseType,
   ServerToAgentFlag,
   ServerToAgentSchema,
-  create,
   fromBinary,
-  toBinary,
 } from '@ampora/opamp';
+import { auditRows } from '../support/audit-rows.js';
 import { eventually } from '../support/eventually.js';
 import { agentDescription, OPEN_GATEWAY_ENV } from '../support/opamp-fixtures.js';
-import { newUid, postOpamp, RawWsAgent } from '../support/raw-opamp.js';
+import { agentToServerBytes, newUid, postOpamp, RawWsAgent } from '../support/raw-opamp.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
@@ -108,15 +106,12 @@ describe('a failure of the server while it handles a message', () => {
     // An anonymous agent's first poll checks that its uid is not an enrolled agent's.
     await fault('agent_identities', 'select');
     const uid = newUid();
-    const body = toBinary(
-      AgentToServerSchema,
-      create(AgentToServerSchema, {
-        instanceUid: uid,
-        sequenceNum: 0n,
-        capabilities: BigInt(CAPS),
-        agentDescription: agentDescription('poller'),
-      }),
-    );
+    const body = agentToServerBytes({
+      instanceUid: uid,
+      sequenceNum: 0n,
+      capabilities: BigInt(CAPS),
+      agentDescription: agentDescription('poller'),
+    });
     const refused = await postOpamp(server.opampHttpUrl, body);
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('7');
@@ -150,8 +145,7 @@ describe('a failure of the server during enrollment', () => {
     const agent = t.sim({ bootstrapToken: token, csr: true, heartbeatIntervalSeconds: 0.2 });
     const errors: Array<{ type: number; retry: boolean }> = [];
     agent.on('serverError', (e) => errors.push({ type: e.type, retry: e.Details.case === 'retryInfo' }));
-    const enrolled = new Promise((resolve) => agent.once('credentials', resolve));
-    await agent.start();
+    const enrolled = t.enroll(agent);
     await eventually(async () => (errors.length > 0 ? true : undefined));
     expect(errors[0]).toEqual({ type: unavailable, retry: true });
 
@@ -159,18 +153,14 @@ describe('a failure of the server during enrollment', () => {
       n: string;
     }>`select count(*) as n from enrollment_tokens where label = 'fault'`.execute(owner);
     expect(Number(rows[0]!.n)).toBe(1);
-    const refusals = await sql<{
-      n: string;
-    }>`select count(*) as n from audit_events where action = 'agent.enroll'`.execute(owner);
-    expect(Number(refusals.rows[0]!.n)).toBe(0);
+    const refusals = await auditRows(owner, 'agent.enroll');
+    expect(refusals.length).toBe(0);
 
     await sql`grant insert on agent_identities to ampora_app`.execute(owner);
     // The retry carries the same CSR: the certificate is for the key the agent made.
-    const credentials = (await enrolled) as { keyOrigin: string };
+    const credentials = await enrolled;
     expect(credentials.keyOrigin).toBe('csr');
-    const after = await sql<{
-      outcome: string;
-    }>`select outcome from audit_events where action = 'agent.enroll'`.execute(owner);
-    expect(after.rows.map((r) => r.outcome)).toEqual(['success']);
+    const after = await auditRows(owner, 'agent.enroll');
+    expect(after.map((r) => r.outcome)).toEqual(['success']);
   });
 });

@@ -3,19 +3,17 @@ import { createOpAMPClient, RemoteConfigStatuses } from '@elastic/opamp-client-n
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentCapability,
-  AgentToServerSchema,
   type RemoteConfigStatuses as PbRemoteConfigStatuses,
   ServerCapability,
   ServerErrorResponseType,
   ServerToAgentFlag,
   ServerToAgentSchema,
-  create,
   fromBinary,
   has,
-  toBinary,
+  uuidToString,
 } from '@ampora/opamp';
 import { createSimAgent } from '@ampora/agent-sim';
-import { newUid, postOpamp, RawWsAgent, uidString } from '../support/raw-opamp.js';
+import { agentToServerBytes, newUid, postOpamp, RawWsAgent } from '../support/raw-opamp.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { eventually } from '../support/eventually.js';
 import { apiOf } from '../support/http.js';
@@ -63,7 +61,9 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
     });
     client.start();
     try {
-      const uid = uidString(client.getInstanceUid ? client.getInstanceUid() : (client as any)._instanceUid);
+      const uid = uuidToString(
+        client.getInstanceUid ? client.getInstanceUid() : (client as any)._instanceUid,
+      );
       const summary = await agentByUid(api, uid);
       const detail = await api(`/api/agents/${summary.id}`);
       expect(detail.status).toBe(200);
@@ -107,14 +107,11 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
 
   it('T-17, T-18: accepts a gzip body and gzips the reply when asked', async () => {
     const uid = newUid();
-    const body = toBinary(
-      AgentToServerSchema,
-      create(AgentToServerSchema, {
-        instanceUid: uid,
-        capabilities: 1n,
-        agentDescription: description('gz'.repeat(400)),
-      }),
-    );
+    const body = agentToServerBytes({
+      instanceUid: uid,
+      capabilities: 1n,
+      agentDescription: description('gz'.repeat(400)),
+    });
     const res = await postOpamp(server.opampHttpUrl, gzipSync(body), {
       'content-encoding': 'gzip',
       'accept-encoding': 'gzip',
@@ -148,10 +145,7 @@ describe('OpAMP over plain HTTP with a real client (@elastic/opamp-client-node)'
     expect(m.capabilities).toBe(0n);
     expect(m.flags).toBe(0n);
 
-    const shortUid = toBinary(
-      AgentToServerSchema,
-      create(AgentToServerSchema, { instanceUid: new Uint8Array(5) }),
-    );
+    const shortUid = agentToServerBytes({ instanceUid: new Uint8Array(5) });
     const s = await postOpamp(server.opampHttpUrl, shortUid);
     expect(s.status).toBe(400);
     expect(fromBinary(ServerToAgentSchema, s.bytes).errorResponse?.errorMessage).toMatch(/16/);
@@ -173,7 +167,7 @@ describe('the agent simulator over WebSocket', () => {
     });
     await agent.start();
     try {
-      const summary = await agentByUid(api, uidString(agent.instanceUid));
+      const summary = await agentByUid(api, uuidToString(agent.instanceUid));
       const before = await eventually(async () => {
         const d = await api(`/api/agents/${summary.id}`);
         return d.body.health && d.body.effectiveConfig ? d.body : undefined;
@@ -213,7 +207,7 @@ describe('the agent simulator over WebSocket', () => {
     });
     await agent.start();
     try {
-      const summary = await agentByUid(api, uidString(agent.instanceUid));
+      const summary = await agentByUid(api, uuidToString(agent.instanceUid));
       const hashBefore = agent.effectiveConfigHash;
       await api(`/api/_test/agents/${summary.id}/remote-config`, {
         method: 'POST',
@@ -238,7 +232,7 @@ describe('the agent simulator over WebSocket', () => {
     });
     await agent.start();
     try {
-      const summary = await agentByUid(api, uidString(agent.instanceUid));
+      const summary = await agentByUid(api, uuidToString(agent.instanceUid));
       const res = await api(`/api/_test/agents/${summary.id}/remote-config`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -289,7 +283,7 @@ describe('OpAMP over WebSocket', () => {
     expect(has(first.capabilities, ServerCapability.AcceptsStatus)).toBe(true);
     expect(first.capabilities & ~0x7fn).toBe(0n); // S-5
 
-    const summary = await agentByUid(api, uidString(uid));
+    const summary = await agentByUid(api, uuidToString(uid));
     const detail = await eventually(async () => {
       const d = await api(`/api/agents/${summary.id}`);
       return d.body.health ? d.body : undefined;
@@ -429,7 +423,7 @@ describe('OpAMP over WebSocket', () => {
     const uid = newUid();
     agent.send({ instanceUid: uid, sequenceNum: 0n, capabilities: 1n, agentDescription: description('bye') });
     await agent.waitFor(1);
-    const summary = await agentByUid(api, uidString(uid));
+    const summary = await agentByUid(api, uuidToString(uid));
     expect((await api(`/api/agents/${summary.id}`)).body.connected).toBe(true);
     agent.send({ instanceUid: uid, sequenceNum: 1n, agentDisconnect: {} });
     await agent.waitFor(2);
@@ -451,10 +445,10 @@ describe('OpAMP over WebSocket', () => {
       }),
     );
     await Promise.all(agents.map((a) => a.waitFor(1)));
-    for (const u of uids) await agentByUid(api, uidString(u));
+    for (const u of uids) await agentByUid(api, uuidToString(u));
 
     const byAttr = await api('/api/agents?attribute=service.name=filter-1');
-    expect(byAttr.body.items.map((a: any) => a.instanceUid)).toEqual([uidString(uids[1]!)]);
+    expect(byAttr.body.items.map((a: any) => a.instanceUid)).toEqual([uuidToString(uids[1]!)]);
     const byCap = await api('/api/agents?capability=AcceptsRemoteConfig&attribute=service.name=filter-0');
     expect(byCap.body.items).toHaveLength(1);
     const none = await api('/api/agents?capability=AcceptsRemoteConfig&attribute=service.name=filter-2');

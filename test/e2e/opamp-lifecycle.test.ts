@@ -3,14 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
   AgentCapability,
-  AgentToServerSchema,
   ServerErrorResponseType,
   ServerToAgentSchema,
-  create,
   fromBinary,
-  toBinary,
+  uuidToString,
 } from '@ampora/opamp';
-import { newUid, postOpamp, RawWsAgent, uidString } from '../support/raw-opamp.js';
+import { agentToServerBytes, newUid, postOpamp, RawWsAgent, wsUpgrade } from '../support/raw-opamp.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { eventually } from '../support/eventually.js';
 import { apiOf } from '../support/http.js';
@@ -32,7 +30,7 @@ function agentsApi(server: () => ServerProcess) {
     get,
     /** The agent's detail, once the gateway has written it. */
     async agent(uid: Uint8Array): Promise<any> {
-      const summary = await agentByUid(get, uidString(uid));
+      const summary = await agentByUid(get, uuidToString(uid));
       return (await get(`/api/agents/${summary.id}`)).body;
     },
   };
@@ -106,20 +104,13 @@ describe('heartbeats', () => {
 });
 
 /** Tries a WebSocket upgrade that should be refused; resolves with the refusal's status and headers. */
-function refusedUpgrade(url: string): Promise<{ status?: number; retryAfter?: string | string[] }> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.on('error', (err) => reject(err));
-    ws.once('open', () => {
-      ws.close();
-      reject(new Error('the upgrade was accepted'));
-    });
-    ws.once('unexpected-response', (req, res) => {
-      resolve({ status: res.statusCode, retryAfter: res.headers['retry-after'] });
-      res.resume();
-      req.destroy();
-    });
-  });
+async function refusedUpgrade(url: string): Promise<{ status?: number; retryAfter?: string | string[] }> {
+  const upgrade = await wsUpgrade(url);
+  if (upgrade.ws) {
+    upgrade.ws.close();
+    throw new Error('the upgrade was accepted');
+  }
+  return { status: upgrade.status, retryAfter: upgrade.headers['retry-after'] };
 }
 
 describe('session limit', () => {
@@ -147,15 +138,12 @@ describe('session limit', () => {
     const ws = await refusedUpgrade(server.opampWsUrl);
     expect(ws).toEqual({ status: 503, retryAfter: '30' });
 
-    const body = toBinary(
-      AgentToServerSchema,
-      create(AgentToServerSchema, {
-        instanceUid: newUid(),
-        sequenceNum: 0n,
-        capabilities: AgentCapability.ReportsStatus,
-        agentDescription: agentDescription('third'),
-      }),
-    );
+    const body = agentToServerBytes({
+      instanceUid: newUid(),
+      sequenceNum: 0n,
+      capabilities: AgentCapability.ReportsStatus,
+      agentDescription: agentDescription('third'),
+    });
     const http = await postOpamp(server.opampHttpUrl, body);
     expect(http.status).toBe(503);
     expect(http.headers.get('retry-after')).toBe('30');
@@ -184,11 +172,10 @@ describe('session limit', () => {
 
   it('TH-3: agents on both transports count toward one limit, and a second agent on an admitted stream is refused too', async () => {
     // Wait for the previous test's streams to be released.
-    for (let i = 0; i < 50; i++) {
+    await eventually(async () => {
       const m = await (await fetch(`${server.httpUrl}/metrics`)).text();
-      if (/^ampora_opamp_active_sessions\{transport="websocket"\} 0$/m.test(m)) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      return /^ampora_opamp_active_sessions\{transport="websocket"\} 0$/m.test(m) ? true : undefined;
+    }, 5000);
     const wsAgent = await connectAgent(
       server.opampWsUrl,
       newUid(),
@@ -196,15 +183,12 @@ describe('session limit', () => {
       'mixed-ws',
     );
     expect(wsAgent.first.errorResponse).toBeUndefined();
-    const httpBody = toBinary(
-      AgentToServerSchema,
-      create(AgentToServerSchema, {
-        instanceUid: newUid(),
-        sequenceNum: 0n,
-        capabilities: AgentCapability.ReportsStatus,
-        agentDescription: agentDescription('mixed-http'),
-      }),
-    );
+    const httpBody = agentToServerBytes({
+      instanceUid: newUid(),
+      sequenceNum: 0n,
+      capabilities: AgentCapability.ReportsStatus,
+      agentDescription: agentDescription('mixed-http'),
+    });
     expect((await postOpamp(server.opampHttpUrl, httpBody)).status).toBe(200);
 
     // One WebSocket and one HTTP agent fill the limit of two: a new upgrade is refused.

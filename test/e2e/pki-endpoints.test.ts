@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { workdir, type Workdir } from '../../packages/pki/src/testing/openssl.js';
+import { eventually } from '../support/eventually.js';
 import { fetchJson, jsonPost } from '../support/http.js';
 import {
   API_RESOURCE,
@@ -18,30 +17,6 @@ import { startServerProcess, type ServerProcess } from '../support/server-proces
  * The CA seen from outside: the real server process, its public endpoints, and the system
  * `openssl` CLI as the judge of what it publishes.
  */
-
-interface Workdir {
-  path(name: string): string;
-  write(name: string, content: string | Uint8Array): string;
-  openssl(...args: string[]): { status: number; output: string };
-  remove(): void;
-}
-
-function workdir(): Workdir {
-  const dir = mkdtempSync(join(tmpdir(), 'ampora-pki-e2e-'));
-  return {
-    path: (name) => join(dir, name),
-    write(name, content) {
-      writeFileSync(join(dir, name), content);
-      return join(dir, name);
-    },
-    openssl(...args) {
-      const r = spawnSync('/usr/bin/openssl', args, { cwd: dir, encoding: 'utf8', timeout: 20_000 });
-      if (r.error) throw r.error;
-      return { status: r.status ?? -1, output: `${r.stdout}${r.stderr}` };
-    },
-    remove: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
 
 const api = <T = any>(server: ServerProcess, path: string, init?: RequestInit) =>
   fetchJson<T>(server.httpUrl + path, init);
@@ -79,14 +54,11 @@ async function issueAgent(
 }
 
 /** Waits until the CA is set up (start-up finishes after /readyz first answers). */
-async function trustBundle(server: ServerProcess): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+function trustBundle(server: ServerProcess): Promise<string> {
+  return eventually(async () => {
     const res = await text(server, '/pki/trust-bundle.pem');
-    if (res.status === 200 && res.body.includes('BEGIN CERTIFICATE')) return res.body;
-    if (Date.now() > deadline) throw new Error(`trust bundle not served: ${res.status}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return res.status === 200 && res.body.includes('BEGIN CERTIFICATE') ? res.body : undefined;
+  }, 30_000);
 }
 
 const certCount = (pem: string) => pem.match(/BEGIN CERTIFICATE/g)?.length ?? 0;
@@ -109,7 +81,7 @@ describe('revocation through CRL and OCSP, judged by openssl', () => {
 
   beforeAll(async () => {
     server = await startServerProcess(START_ENV);
-    w = workdir();
+    w = workdir({ timeoutMs: 20_000 });
     w.write('bundle.pem', await trustBundle(server));
   }, 90_000);
   afterAll(async () => {
@@ -351,7 +323,7 @@ describe('signing keys: rotation and import approved by a second Admin, retireme
         { audience: API_RESOURCE, expiresAt },
       );
     }
-    w = workdir();
+    w = workdir({ timeoutMs: 20_000 });
     await trustBundle(server);
   }, 90_000);
   afterAll(async () => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -6,49 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/ports.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-interface Run {
-  logs: string[];
-  exited: Promise<number | null>;
-  kill(signal?: NodeJS.Signals): void;
-}
-
-function startMain(env: Record<string, string>): Run {
-  const logs: string[] = [];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (c: Buffer) => logs.push(...c.toString().split('\n').filter(Boolean));
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  return {
-    logs,
-    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
-    kill: (signal = 'SIGTERM') => child.kill(signal),
-  };
-}
-
-async function waitReady(url: string, run: Run, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  let exitCode: number | null | undefined;
-  void run.exited.then((c) => (exitCode = c));
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`server exited (${exitCode}):\n${run.logs.join('\n')}`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`not ready:\n${run.logs.join('\n')}`);
-}
+import { spawnServer, waitReady } from '../support/server-spawn.js';
 
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -72,26 +29,29 @@ describe('npm start in local mode', () => {
     };
     const url = `http://127.0.0.1:${env.AMPORA_HTTP_PORT}`;
 
-    const first = startMain(env);
+    const first = spawnServer(env);
     await waitReady(url, first);
     const keyFile = path.join(dataDir, 'master.key');
     expect(existsSync(keyFile)).toBe(true);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(first.logs.join('\n')).toMatch(/LOCAL MODE: generated a master key file/);
     expect(await portOpen(pgPort)).toBe(true);
-    first.kill('SIGTERM');
+    first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     // The embedded cluster stops with the server.
     expect(await portOpen(pgPort)).toBe(false);
 
-    const second = startMain(env);
+    const second = spawnServer(env);
     await waitReady(url, second);
     expect(second.logs.join('\n')).toMatch(/using the master key file/);
-    second.kill('SIGTERM');
+    second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
 
     // The same data with a different master key is refused before anything is read or written.
-    const wrong = startMain({ ...env, AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64') });
+    const wrong = spawnServer({
+      ...env,
+      AMPORA_KEY_PROTECTION_MASTER_KEY: randomBytes(32).toString('base64'),
+    });
     expect(await wrong.exited).toBe(1);
     expect(wrong.logs.join('\n')).toMatch(/AMPORA_KEY_PROTECTION_MASTER_KEY does not match/);
     expect(await portOpen(pgPort)).toBe(false);
@@ -100,7 +60,7 @@ describe('npm start in local mode', () => {
 
 describe('start-up refusals', () => {
   it('production mode without its essentials exits 1 and names each missing setting', async () => {
-    const run = startMain({
+    const run = spawnServer({
       AMPORA_MODE: 'production',
       AMPORA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'ampora-prod-')),
     });
@@ -111,13 +71,13 @@ describe('start-up refusals', () => {
   });
 
   it('an invalid setting exits 2 and names the variable', async () => {
-    const run = startMain({ AMPORA_HTTP_PORT: 'eighty' });
+    const run = spawnServer({ AMPORA_HTTP_PORT: 'eighty' });
     expect(await run.exited).toBe(2);
     expect(run.logs.join('\n')).toMatch(/AMPORA_HTTP_PORT/);
   });
 
   it('a master key of the wrong length is refused by name, without echoing it', async () => {
-    const run = startMain({
+    const run = spawnServer({
       AMPORA_KEY_PROTECTION_MASTER_KEY: 'c2hvcnQ=',
       AMPORA_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'ampora-badkey-')),
       AMPORA_HTTP_PORT: String(await freePort()),

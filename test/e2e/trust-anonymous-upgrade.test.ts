@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentCapability } from '@ampora/opamp';
+import { AgentCapability, uuidToString } from '@ampora/opamp';
+import { auditRows } from '../support/audit-rows.js';
 import { eventually } from '../support/eventually.js';
-import { newUid, uidString } from '../support/raw-opamp.js';
+import { agentByUid } from '../support/opamp-fixtures.js';
+import { newUid } from '../support/raw-opamp.js';
 import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
 // Local development without mutual TLS: agents may first run anonymously, then enroll.
@@ -24,10 +26,7 @@ describe('an agent that ran anonymously enrolls under the same instance_uid', ()
       description: { identifying: { 'service.name': 'anon-first' } },
     });
     await anonymous.start();
-    const before = await eventually(async () => {
-      const list = await api('/api/agents?limit=500');
-      return list.body.items.find((a: { instanceUid: string }) => a.instanceUid === uidString(instanceUid));
-    });
+    const before = await agentByUid(api, uuidToString(instanceUid));
     await anonymous.stop();
 
     const token = await t.issueToken('upgrade');
@@ -37,9 +36,7 @@ describe('an agent that ran anonymously enrolls under the same instance_uid', ()
       capabilities: AgentCapability.ReportsStatus | AgentCapability.AcceptsOpAMPConnectionSettings,
       description: { identifying: { 'service.name': 'anon-first' } },
     });
-    const switched = new Promise((resolve) => enrolling.once('credentials', resolve));
-    await enrolling.start();
-    await switched;
+    await t.enroll(enrolling);
 
     const detail = await eventually(async () => {
       const d = await api(`/api/agents/${before.id}`);
@@ -60,12 +57,9 @@ describe('an agent that ran anonymously enrolls under the same instance_uid', ()
     await second.start().catch(() => undefined);
     expect((await refused).errorMessage).toMatch(/already enrolled/);
     const audit = await eventually(async () => {
-      const rows = await server.database.owner
-        .selectFrom('audit_events')
-        .select(['outcome', 'after'])
-        .where('action', '=', 'agent.enroll')
-        .where('outcome', '!=', 'success')
-        .execute();
+      const rows = (await auditRows(server.database.owner, 'agent.enroll'))
+        .filter((r) => r.outcome !== 'success')
+        .map(({ outcome, after }) => ({ outcome, after }));
       return rows.length ? rows : undefined;
     });
     expect(JSON.stringify(audit)).toMatch(/uid_already_enrolled/);

@@ -1,51 +1,49 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { sql } from 'kysely';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { createOpAMPClient } from '@elastic/opamp-client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
 import { generateToken } from '@ampora/authz';
 import {
   AgentCapability,
-  AgentToServerSchema,
   ServerErrorResponseType,
   ServerToAgentSchema,
-  create,
+  decodeFrame,
+  encodeFrame,
   fromBinary,
-  toBinary,
   uuidToString,
+  type AgentToServerSchema,
+  type MessageInitShape,
+  type ServerToAgent,
 } from '@ampora/opamp';
-import { newUid, uidString } from '../support/raw-opamp.js';
+import { workdir } from '../../packages/pki/src/testing/openssl.js';
+import { agentToServerBytes, newUid, wsUpgrade } from '../support/raw-opamp.js';
 import { auditRows as auditRowsOf } from '../support/audit-rows.js';
 import { eventually as eventuallyWithin } from '../support/eventually.js';
-import { apiOf, jsonPost } from '../support/http.js';
+import { jsonPost, type Api } from '../support/http.js';
 import { agentByUid as agentByUidIn } from '../support/opamp-fixtures.js';
 import { type ServerProcess } from '../support/server-process.js';
 import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
-const run = promisify(execFile);
 let t: TrustServer;
 let server: ServerProcess;
 let trustBundle: string;
 let wssUrl: string;
 let httpsUrl: string;
+let api: Api;
 
 beforeAll(async () => {
   t = await startTrustServer({ AMPORA_CA_STATUS_CACHE_SECONDS: '0' });
-  ({ server, trustBundle, wssUrl, httpsUrl } = t);
+  ({ server, trustBundle, wssUrl, httpsUrl, api } = t);
 }, 90_000);
 
 afterAll(async () => {
   await t?.stop();
 });
-
-const api = apiOf(() => server);
 
 const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
   api(p, jsonPost(body, headers));
@@ -60,9 +58,7 @@ const sim = (options: Partial<SimAgentOptions>): SimAgent =>
 /** Enrolls a simulated agent and waits until it runs on its issued certificate. */
 async function enroll(options: Partial<SimAgentOptions> = {}): Promise<SimAgent> {
   const agent = sim({ bootstrapToken: await issueToken(), ...options });
-  const switched = new Promise((resolve) => agent.once('credentials', resolve));
-  await agent.start();
-  await switched;
+  await t.enroll(agent);
   return agent;
 }
 
@@ -74,30 +70,21 @@ const agentByUid = (uid: string) => agentByUidIn(api, uid, { connected: true, ti
 /** One OpAMP message over WSS with the given client options; resolves with the reply or the HTTP status. */
 async function wsExchange(
   options: WebSocket.ClientOptions,
-  msg: Parameters<typeof create<typeof AgentToServerSchema>>[1],
-): Promise<{
-  status: number;
-  reply?: ReturnType<typeof fromBinary<typeof ServerToAgentSchema>>;
-  closed?: number;
-}> {
-  const ws = new WebSocket(wssUrl, { ca: trustBundle, ...options });
+  msg: MessageInitShape<typeof AgentToServerSchema>,
+): Promise<{ status: number; reply?: ServerToAgent; closed?: number }> {
+  const upgrade = await wsUpgrade(wssUrl, { ca: trustBundle, ...options });
+  if (!upgrade.ws) return { status: upgrade.status };
+  const ws = upgrade.ws;
   return new Promise((resolve, reject) => {
-    ws.once('unexpected-response', (_req, res) => {
-      resolve({ status: res.statusCode ?? 0 });
-      res.resume();
-      ws.terminate();
-    });
     ws.once('error', reject);
-    ws.once('open', () => {
-      const body = toBinary(AgentToServerSchema, create(AgentToServerSchema, msg));
-      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(body)]));
-    });
-    let reply: ReturnType<typeof fromBinary<typeof ServerToAgentSchema>> | undefined;
+    let reply: ServerToAgent | undefined;
     ws.on('message', (data: Buffer) => {
-      reply = fromBinary(ServerToAgentSchema, data.subarray(1));
+      const frame = decodeFrame(data);
+      if (frame.ok) reply = fromBinary(ServerToAgentSchema, frame.payload);
       setTimeout(() => ws.close(), 200);
     });
     ws.once('close', (code) => resolve({ status: 101, reply, closed: code }));
+    ws.send(encodeFrame(agentToServerBytes(msg)));
   });
 }
 
@@ -156,12 +143,9 @@ describe('enrollment with a bootstrap token, then mutual TLS', () => {
     client.setAgentDescription({ identifyingAttributes: { 'service.name': 'elastic-mtls' } });
     client.start();
     try {
-      await eventually(async () => {
-        const list = await api<{ items: Array<{ instanceUid: string; agentType: string | null }> }>(
-          '/api/agents?limit=500',
-        );
-        const a = list.body.items.find((x) => x.instanceUid === uuidToString(enrolled.instanceUid));
-        return a?.agentType === 'elastic-mtls' ? a : undefined;
+      await agentByUidIn(api, uuidToString(enrolled.instanceUid), {
+        where: (a) => a.agentType === 'elastic-mtls',
+        timeoutMs: 10_000,
       });
     } finally {
       await client.shutdown();
@@ -169,10 +153,7 @@ describe('enrollment with a bootstrap token, then mutual TLS', () => {
   });
 
   it('C-2: openssl s_client without a client certificate cannot complete an OpAMP exchange (401)', async () => {
-    const body = toBinary(
-      AgentToServerSchema,
-      create(AgentToServerSchema, { instanceUid: newUid(), capabilities: 1n }),
-    );
+    const body = agentToServerBytes({ instanceUid: newUid(), capabilities: 1n });
     const requestText =
       `POST /v1/opamp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\n` +
       `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
@@ -293,7 +274,7 @@ describe('refusals: precise errors, audit events, and the server keeps serving o
     const agent = sim({
       bootstrapToken: await issueToken('uid-mismatch'),
       csr: true,
-      csrClaimUid: uidString(newUid()),
+      csrClaimUid: uuidToString(newUid()),
     });
     const err = new Promise<any>((resolve) => agent.once('serverError', resolve));
     await agent.start();
@@ -306,11 +287,9 @@ describe('refusals: precise errors, audit events, and the server keeps serving o
   });
 
   it('a certificate from another CA is refused at the handshake with 401 and audited', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'ampora-foreign-'));
+    const w = workdir({ timeoutMs: 20_000 });
     try {
-      const key = path.join(dir, 'key.pem');
-      const cert = path.join(dir, 'cert.pem');
-      await run('openssl', [
+      const made = w.openssl(
         'req',
         '-x509',
         '-newkey',
@@ -319,18 +298,19 @@ describe('refusals: precise errors, audit events, and the server keeps serving o
         'ec_paramgen_curve:P-256',
         '-nodes',
         '-keyout',
-        key,
+        'key.pem',
         '-out',
-        cert,
+        'cert.pem',
         '-days',
         '1',
         '-subj',
         '/CN=foreign',
         '-addext',
         `subjectAltName=URI:urn:ampora:tenant:00000000-0000-7000-8000-000000000001:agent:${randomUuid()}`,
-      ]);
+      );
+      if (made.status !== 0) throw new Error(`openssl req failed:\n${made.output}`);
       const res = await wsExchange(
-        { cert: await readFile(cert), key: await readFile(key) },
+        { cert: await readFile(w.path('cert.pem')), key: await readFile(w.path('key.pem')) },
         { instanceUid: newUid() },
       );
       expect(res.status).toBe(401);
@@ -340,7 +320,7 @@ describe('refusals: precise errors, audit events, and the server keeps serving o
         ),
       );
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      w.remove();
     }
   });
 
@@ -357,9 +337,7 @@ describe('refusals: precise errors, audit events, and the server keeps serving o
         },
       );
       req.on('error', reject);
-      req.end(
-        Buffer.from(toBinary(AgentToServerSchema, create(AgentToServerSchema, { instanceUid: newUid() }))),
-      );
+      req.end(Buffer.from(agentToServerBytes({ instanceUid: newUid() })));
     });
     expect(status).toBe(401);
   });
@@ -419,11 +397,9 @@ describe('bootstrap tokens and token pools (REST)', () => {
     const row = list.body.items.find((t: any) => t.id === created.body.id);
     expect(row).toMatchObject({ label: 'listed', group: 'edge', expired: false });
     expect(JSON.stringify(list.body)).not.toContain(created.body.token);
-    const { rows } = await sql<{
-      after: any;
-    }>`select after from audit_events where action = 'enrollment.token.create' and entity_id = ${created.body.id}`.execute(
-      server.database.owner,
-    );
+    const rows = await auditRowsOf(server.database.owner, 'enrollment.token.create', {
+      entityId: created.body.id,
+    });
     expect(JSON.stringify(rows)).not.toContain(created.body.token);
     expect((await api(`/api/enrollment/tokens/${created.body.id}`, { method: 'DELETE' })).status).toBe(204);
     expect((await api(`/api/enrollment/tokens/${created.body.id}`, { method: 'DELETE' })).status).toBe(404);
@@ -506,5 +482,5 @@ describe('bootstrap tokens and token pools (REST)', () => {
 });
 
 function randomUuid() {
-  return uidString(newUid());
+  return uuidToString(newUid());
 }

@@ -4,7 +4,7 @@ import { type AgentCredentials, type SimAgentOptions } from '@ampora/agent-sim';
 import { uuidToString } from '@ampora/opamp';
 import { eventually as eventuallyWithin } from '../support/eventually.js';
 import { auditRows } from '../support/audit-rows.js';
-import { apiOf } from '../support/http.js';
+import { agentByUid } from '../support/opamp-fixtures.js';
 import { startTrustServer, type TrustServer } from '../support/trust-fixture.js';
 
 let t: TrustServer;
@@ -22,8 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
 });
-
-const api = apiOf(() => t.server);
 
 const eventually = <T>(fn: () => Promise<T | undefined>) => eventuallyWithin(fn, 15_000);
 
@@ -64,20 +62,18 @@ describe('certificate renewal over connection settings', () => {
       t.server.database.owner,
     );
     expect(rows[0]?.state).toBe('superseded');
-    const summary = await eventually(async () => {
-      const list = await api('/api/agents?limit=500');
-      return list.body.items.find((a: any) => a.instanceUid === uuidToString(agent.instanceUid));
-    });
-    const certs = await api(`/api/pki/certificates?agentId=${summary.id}`);
+    const summary = await agentByUid(t.api, uuidToString(agent.instanceUid), { timeoutMs: 15_000 });
+    const certs = await t.api(`/api/pki/certificates?agentId=${summary.id}`);
     const old = certs.body.items.find(
       (c: any) => (c.fingerprint ?? c.fingerprintSha256) === first.fingerprint,
     );
     expect(old?.status).not.toBe('revoked');
 
-    const { rows: events } = await sql<{ action: string; after: any }>`
-      select action, after from audit_events
-      where entity_id = ${summary.id} and action in ('agent.certificate.renew', 'agent.certificate.activate')
-      order by seq`.execute(t.server.database.owner);
+    const events = await auditRows(
+      t.server.database.owner,
+      ['agent.certificate.renew', 'agent.certificate.activate'],
+      { entityId: summary.id },
+    );
     expect(events.map((e) => e.action)).toEqual(
       expect.arrayContaining(['agent.certificate.renew', 'agent.certificate.activate']),
     );
@@ -87,7 +83,7 @@ describe('certificate renewal over connection settings', () => {
 
     // The agent reported the outcome (ConnectionSettingsStatus), which the inventory keeps.
     const detail = await eventually(async () => {
-      const d = await api(`/api/agents/${summary.id}`);
+      const d = await t.api(`/api/agents/${summary.id}`);
       return d.body.connectionSettingsStatus?.status ? d.body : undefined;
     });
     expect(detail.connectionSettingsStatus.status).toBe('ConnectionSettingsStatuses_APPLIED');

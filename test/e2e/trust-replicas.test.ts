@@ -25,9 +25,7 @@ describe('revocation across replicas', () => {
   it('a certificate revoked on one replica closes the session on the other and is refused there', async () => {
     expect(b.trustBundle).toBe(a.trustBundle);
     const agent = b.sim({ bootstrapToken: await b.issueToken('replica'), csr: true });
-    const enrolled = new Promise((resolve) => agent.once('credentials', resolve));
-    await agent.start();
-    await enrolled;
+    await b.enroll(agent);
     // A successful handshake on B fills B's status cache (kept 300 s here), which the revocation
     // on A must not outlive.
     expect(await b.handshake(agent.credentials!)).toBe(101);

@@ -33,21 +33,24 @@ export function agentDescription(name: string, more: { version?: string; hostNam
 export interface AgentSummary {
   id: string;
   instanceUid: string;
+  agentType: string | null;
   connected: boolean;
 }
 
 /**
  * The agent's row in `GET /api/agents`, once the gateway has written it (and, with `connected`,
- * once it shows as connected).
+ * once it shows as connected; with `where`, once the row satisfies it).
  */
 export function agentByUid(
   api: Api,
   uid: string,
-  options: { connected?: boolean; timeoutMs?: number } = {},
+  options: { connected?: boolean; where?: (agent: AgentSummary) => boolean; timeoutMs?: number } = {},
 ): Promise<AgentSummary> {
   return eventually(async () => {
     const list = await api<{ items: AgentSummary[] }>('/api/agents?limit=500');
     const agent = list.body.items.find((a) => a.instanceUid === uid);
-    return options.connected && !agent?.connected ? undefined : agent;
+    if (!agent) return undefined;
+    if (options.connected && !agent.connected) return undefined;
+    return !options.where || options.where(agent) ? agent : undefined;
   }, options.timeoutMs);
 }

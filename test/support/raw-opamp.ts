@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import WebSocket from 'ws';
 import {
   AgentToServerSchema,
@@ -8,9 +9,29 @@ import {
   encodeFrame,
   fromBinary,
   toBinary,
+  uuidV7,
   type MessageInitShape,
   type ServerToAgent,
 } from '@ampora/opamp';
+
+/** How a WebSocket upgrade ended: the open socket, or the refusal's HTTP status and headers. */
+export type WsUpgrade =
+  | { status: 101; ws: WebSocket; headers?: undefined }
+  | { status: number; ws?: undefined; headers: IncomingHttpHeaders };
+
+/** One WebSocket upgrade attempt: a refusal resolves with its status; only a transport error rejects. */
+export function wsUpgrade(url: string, options: WebSocket.ClientOptions = {}): Promise<WsUpgrade> {
+  const ws = new WebSocket(url, options);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve({ status: 101, ws }));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+      res.resume();
+      ws.terminate();
+    });
+  });
+}
 
 /** A bare WebSocket OpAMP peer for protocol tests: sends exactly what it is told, records every reply. */
 export class RawWsAgent {
@@ -31,17 +52,13 @@ export class RawWsAgent {
   }
 
   static async connect(url: string, options: WebSocket.ClientOptions = {}): Promise<RawWsAgent> {
-    const ws = new WebSocket(url, options);
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-      ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
-    });
-    return new RawWsAgent(ws);
+    const upgrade = await wsUpgrade(url, options);
+    if (!upgrade.ws) throw new Error(`HTTP ${upgrade.status}`);
+    return new RawWsAgent(upgrade.ws);
   }
 
   send(msg: MessageInitShape<typeof AgentToServerSchema>) {
-    this.ws.send(encodeFrame(toBinary(AgentToServerSchema, create(AgentToServerSchema, msg))));
+    this.ws.send(encodeFrame(agentToServerBytes(msg)));
   }
 
   sendRaw(data: Buffer | string, binary = true) {
@@ -76,19 +93,14 @@ export class RawWsAgent {
   }
 }
 
-/** A random UUIDv7-shaped instance uid. */
+/** A fresh UUIDv7 instance uid. */
 export function newUid(): Uint8Array {
-  const b = randomBytes(16);
-  const ms = BigInt(Date.now());
-  for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-  b[6] = (b[6]! & 0x0f) | 0x70;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  return new Uint8Array(b);
+  return uuidV7(Date.now(), randomBytes(10));
 }
 
-export function uidString(uid: Uint8Array): string {
-  const h = Buffer.from(uid).toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+/** One AgentToServer message, serialized as it goes over the wire (before any WebSocket framing). */
+export function agentToServerBytes(msg: MessageInitShape<typeof AgentToServerSchema>): Uint8Array {
+  return toBinary(AgentToServerSchema, create(AgentToServerSchema, msg));
 }
 
 /** POSTs one AgentToServer over plain HTTP. */

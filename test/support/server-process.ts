@@ -1,13 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort } from './ports.js';
+import { spawnServer, waitReady } from './server-spawn.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { ROOT } from './server-spawn.js';
 
 export interface ServerProcess {
   httpUrl: string;
@@ -57,42 +57,21 @@ export async function startServerProcess(
   const dataDir = await mkdtemp(path.join(tmpdir(), 'ampora-e2e-'));
   const httpPort = await freePort();
   const opampPort = await freePort();
-  const logs: string[] = [];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/server/src/main.ts'], {
-    cwd: ROOT,
-    env: {
-      ...databaseEnv(database, dataDir),
-      AMPORA_HTTP_PORT: String(httpPort),
-      AMPORA_OPAMP_PORT: String(opampPort),
-      AMPORA_KEY_PROTECTION_MASTER_KEY: masterKey,
-      AMPORA_LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = spawnServer({
+    ...databaseEnv(database, dataDir),
+    AMPORA_HTTP_PORT: String(httpPort),
+    AMPORA_OPAMP_PORT: String(opampPort),
+    AMPORA_KEY_PROTECTION_MASTER_KEY: masterKey,
+    AMPORA_LOG_LEVEL: 'info',
+    ...env,
   });
-  const collect = (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean));
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
+  const { child, logs, exited } = server;
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) {
-      await cleanup();
-      throw new Error(`server exited with ${child.exitCode}:\n${logs.join('\n')}`);
-    }
-    const ok = await fetch(`${httpUrl}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await cleanup();
-      throw new Error(`server did not become ready:\n${logs.join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 150));
+  try {
+    await waitReady(httpUrl, server);
+  } catch (err) {
+    await cleanup();
+    throw err;
   }
 
   async function cleanup() {

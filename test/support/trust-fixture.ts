@@ -1,6 +1,11 @@
-import WebSocket from 'ws';
-import { createSimAgent, type SimAgent, type SimAgentOptions } from '@ampora/agent-sim';
+import {
+  createSimAgent,
+  type AgentCredentials,
+  type SimAgent,
+  type SimAgentOptions,
+} from '@ampora/agent-sim';
 import { apiOf, jsonPost, type Api } from './http.js';
+import { wsUpgrade } from './raw-opamp.js';
 import { startServerProcess, type ReplicaOf, type ServerProcess } from './server-process.js';
 
 /**
@@ -16,6 +21,8 @@ export interface TrustServer {
   httpsUrl: string;
   /** A simulated agent trusting Ampora's CA; it is stopped by `stop()`. */
   sim(options: Partial<SimAgentOptions>): SimAgent;
+  /** Starts the agent and resolves with the first credentials it runs on (it enrolls as it starts). */
+  enroll(agent: SimAgent): Promise<AgentCredentials>;
   /** One WebSocket handshake with these client credentials: 101 when admitted, else the refusal's status. */
   handshake(creds: { certPem: string; keyPem: string }): Promise<number>;
   /** A fresh bootstrap token from the REST API. */
@@ -56,20 +63,15 @@ export async function startTrustServer(
       agents.push(agent);
       return agent;
     },
-    handshake(creds) {
-      return new Promise((resolve, reject) => {
-        const ws = new WebSocket(wssUrl, { ca: trustBundle, cert: creds.certPem, key: creds.keyPem });
-        ws.once('unexpected-response', (_req, res) => {
-          resolve(res.statusCode ?? 0);
-          res.resume();
-          ws.terminate();
-        });
-        ws.once('open', () => {
-          resolve(101);
-          ws.close();
-        });
-        ws.once('error', reject);
-      });
+    async enroll(agent) {
+      const credentials = new Promise<AgentCredentials>((resolve) => agent.once('credentials', resolve));
+      await agent.start();
+      return credentials;
+    },
+    async handshake(creds) {
+      const upgrade = await wsUpgrade(wssUrl, { ca: trustBundle, cert: creds.certPem, key: creds.keyPem });
+      upgrade.ws?.close();
+      return upgrade.status;
     },
     async issueToken(label = 'e2e', extra = {}) {
       const res = await api('/api/enrollment/tokens', jsonPost({ label, ...extra }));

@@ -2,12 +2,11 @@
  * Client credentials of a simulated agent: key pairs, PKCS#10 requests for the
  * OpAMP CSR flow, and the certificate the server issued.
  */
-import { createHash, generateKeyPair, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { generateKeyPair, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
-  AlgorithmIdentifier,
   Attribute,
   AttributeTypeAndValue,
   AttributeValue,
@@ -21,6 +20,13 @@ import {
   id_ce_subjectAltName,
 } from '@peculiar/asn1-x509';
 import { uuidToString } from '@ampora/opamp';
+import {
+  EXTENSION_REQUEST,
+  algorithmIdentifier,
+  fingerprintSha256,
+  instanceUidUri,
+  pemEncode,
+} from '@ampora/pki';
 
 export type KeyType = 'ec' | 'rsa';
 
@@ -47,12 +53,7 @@ export interface AgentCredentials {
 }
 
 const generate = promisify(generateKeyPair);
-const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const COMMON_NAME = '2.5.4.3';
-const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
-const SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
-/** DER NULL: the parameters of an RSA signature algorithm. */
-const DER_NULL = new Uint8Array([0x05, 0x00]).buffer;
 
 export async function generateAgentKey(type: KeyType = 'ec'): Promise<AgentKey> {
   const { privateKey, publicKey } =
@@ -79,7 +80,7 @@ export async function createCsr(
 ): Promise<string> {
   const uid = options.claimUid ?? uuidToString(instanceUid);
   const san = new SubjectAlternativeName([
-    new GeneralName({ uniformResourceIdentifier: `urn:opamp:instance-uid:${uid}` }),
+    new GeneralName({ uniformResourceIdentifier: instanceUidUri(uid) }),
   ]);
   const extensions = new Extensions([
     new Extension({
@@ -109,16 +110,10 @@ export async function createCsr(
   });
   const csr = new CertificationRequest({
     certificationRequestInfo: info,
-    signatureAlgorithm:
-      key.type === 'ec'
-        ? new AlgorithmIdentifier({ algorithm: ECDSA_WITH_SHA256 })
-        : new AlgorithmIdentifier({ algorithm: SHA256_WITH_RSA, parameters: DER_NULL }),
+    signatureAlgorithm: algorithmIdentifier(key.type === 'ec' ? 'ES256' : 'RS256'),
     signature: new Uint8Array(signature).buffer,
   });
-  const der = Buffer.from(AsnConvert.serialize(csr));
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${der
-    .toString('base64')
-    .replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE REQUEST-----\n`;
+  return pemEncode(Buffer.from(AsnConvert.serialize(csr)), 'CERTIFICATE REQUEST');
 }
 
 /** Reads validity and fingerprint out of an issued certificate. */
@@ -135,7 +130,7 @@ export function credentialsOf(
     caPem,
     notBefore: cert.validFromDate,
     notAfter: cert.validToDate,
-    fingerprint: createHash('sha256').update(cert.raw).digest('hex'),
+    fingerprint: fingerprintSha256(cert.raw),
     keyOrigin,
   };
 }

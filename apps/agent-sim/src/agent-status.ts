@@ -3,7 +3,7 @@
  * messages: sequence numbers, status compression (only changed sections,
  * unless a full report is due) and capability-gated sections.
  */
-import { createHash, randomBytes as nodeRandomBytes } from 'node:crypto';
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import {
   AgentCapability as A,
   AgentDescriptionSchema,
@@ -15,7 +15,6 @@ import {
   createUuidV7Source,
   has,
   uuidToString,
-  type AgentConfigMap,
   type AgentToServer,
   type ComponentHealth,
   type ConnectionSettingsRequest,
@@ -113,19 +112,6 @@ export function effectiveConfigOf(files: ConfigFiles): EffectiveConfig {
     };
   }
   return create(EffectiveConfigSchema, { configMap: { configMap } });
-}
-
-/** SHA-256 over the config map (sorted names, content types and bodies), hex. Stable across map ordering. */
-export function configMapHash(map: AgentConfigMap | undefined): string {
-  const h = createHash('sha256');
-  const entries = Object.entries(map?.configMap ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (const [name, file] of entries) {
-    for (const part of [Buffer.from(name), Buffer.from(file.contentType), file.body]) {
-      h.update(`${part.length}:`);
-      h.update(part);
-    }
-  }
-  return h.digest('hex');
 }
 
 export function descriptionOf(identifying: Record<string, string>, nonIdentifying: Record<string, string>) {

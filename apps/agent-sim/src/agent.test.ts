@@ -10,6 +10,7 @@ import {
   ServerCapability as S,
   ServerToAgentCommandSchema,
   ServerToAgentFlag,
+  configMapHash,
   create,
   encodeFrame,
   uuidToString,
@@ -17,7 +18,6 @@ import {
 } from '@ampora/opamp';
 import { createSimAgent, type SimAgent } from './agent';
 import type { SimAgentOptions } from './agent-options';
-import { configMapHash } from './agent-status';
 import { HttpStatusError } from './transport';
 import { startTestOpampServer, type TestOpampServer } from './test-opamp-server';
 

@@ -9,6 +9,7 @@ import {
   ComponentHealthSchema,
   ServerErrorResponseType,
   ServerToAgentSchema,
+  configMapHash,
   create,
   fromBinary,
   has,
@@ -20,7 +21,6 @@ import {
   type ServerToAgent,
 } from '@ampora/opamp';
 import {
-  configMapHash,
   effectiveConfigOf,
   initialStatus,
   type AgentStatus,
@@ -83,7 +83,11 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
   get instanceUid(): Uint8Array {
     return this.status.instanceUid;
   }
+  /** The open transport's kind; the URL is parsed only when there is none (before a connect). */
   get transportKind(): TransportKind {
+    return this.transport?.kind ?? this.kindForConnection();
+  }
+  private kindForConnection(): TransportKind {
     return this.options.transport ?? transportForUrl(this.connection.url);
   }
   get connected(): boolean {
@@ -193,8 +197,9 @@ export class SimAgent extends EventEmitter<SimAgentEvents> {
 
   private async connect(): Promise<void> {
     if (this.certificates.csrDue) await this.prepareCsr();
+    // The URL may have changed since the last transport was made (reconnect, adopted settings).
     this.transport = createAgentTransport(
-      this.transportKind,
+      this.kindForConnection(),
       this.connection,
       this.options,
       () => this.instanceUid,

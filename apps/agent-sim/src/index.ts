@@ -15,7 +15,6 @@ export { DEFAULT_CAPABILITIES, type SimAgentOptions, type SimAgentEvents } from 
 export {
   AgentStatus,
   DEFAULT_EFFECTIVE_CONFIG,
-  configMapHash,
   effectiveConfigOf,
   type BuildOptions,
   type StatusSections,

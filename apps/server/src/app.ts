@@ -70,9 +70,6 @@ const API_VERSION = '0.1.0';
 const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 function parseTrustedProxies(value: string): string[] | false {
-  const list = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const list = commaList(value);
   return list.length ? list : false;
 }

@@ -43,14 +43,24 @@ export function checkpointPayload(body: CheckpointBody): Buffer {
   );
 }
 
+export interface CheckpointOptions {
+  /**
+   * Consulted in the same read as the head when the chain moved since the last checkpoint
+   * (`lastSeq` is null before the first one); true means no checkpoint this time.
+   */
+  skip?: (tx: Tx, state: { seq: number; lastSeq: number | null }) => Promise<boolean>;
+}
+
 /**
  * Reads what the next checkpoint of a tenant would state, or undefined when the chain has not
- * moved since the last checkpoint (or has no events yet). Runs in the tenant's context.
+ * moved since the last checkpoint (or has no events yet, or `skip` says so). Runs in the tenant's
+ * context.
  */
 export async function prepareCheckpoint(
   tx: Tx,
   tenantId: string,
   clock: Clock,
+  options: CheckpointOptions = {},
 ): Promise<CheckpointBody | undefined> {
   const head = await tx
     .selectFrom('audit_chain_heads')
@@ -64,7 +74,9 @@ export async function prepareCheckpoint(
     .where('tenant_id', '=', tenantId)
     .executeTakeFirst();
   const seq = Number(head.seq);
-  if (last?.seq !== null && last?.seq !== undefined && Number(last.seq) >= seq) return undefined;
+  const lastSeq = last?.seq === null || last?.seq === undefined ? null : Number(last.seq);
+  if (lastSeq !== null && lastSeq >= seq) return undefined;
+  if (await options.skip?.(tx, { seq, lastSeq })) return undefined;
   return { tenantId, seq, headHash: head.hash, count: seq, time: clock.now() };
 }
 
@@ -98,8 +110,9 @@ export async function writeCheckpoint(
   tenantId: string,
   signer: CheckpointSigner,
   clock: Clock,
+  options: CheckpointOptions = {},
 ): Promise<AuditCheckpoint | undefined> {
-  const body = await withTenant(db, tenantId, (tx) => prepareCheckpoint(tx, tenantId, clock));
+  const body = await withTenant(db, tenantId, (tx) => prepareCheckpoint(tx, tenantId, clock, options));
   if (!body) return undefined;
   const signature = Buffer.from(await signer.sign(checkpointPayload(body)));
   const checkpoint: AuditCheckpoint = { ...body, keyId: signer.keyId, signature };

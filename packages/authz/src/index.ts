@@ -12,7 +12,6 @@ export {
   constantTimeEqualHex,
   generateSecret,
   generateToken,
-  hashSecret,
   hashToken,
   parseToken,
   verifySecret,

@@ -64,7 +64,13 @@ export function parseToken(token: string, expected?: TokenKind): ParsedToken {
   return { kind, token, secret };
 }
 
-/** SHA-256 of the whole token, in hex: the only form a token is stored in. */
+/**
+ * SHA-256 of the whole token, in hex: the only form a token, or a secret we generated (token-pool
+ * admin secrets, federation peer secrets), is stored in. A slow password hash (scrypt, argon2)
+ * protects low-entropy human passwords against guessing; a token or secret carries 256 random
+ * bits and cannot be guessed, so a single SHA-256 is enough and keeps verification cheap
+ * on a hot path.
+ */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -84,19 +90,9 @@ export function constantTimeEqualHex(a: string, b: string): boolean {
   return sameShape && equal;
 }
 
-/**
- * Hash for high-entropy secrets we generate ourselves (token-pool admin secrets, federation peer
- * secrets: 32 random bytes). A slow password hash (scrypt, argon2) protects low-entropy human
- * passwords against guessing; a 256-bit random secret cannot be guessed, so a single SHA-256 is
- * enough and keeps verification cheap on a hot path.
- */
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
-}
-
-/** Checks a presented secret against a stored {@link hashSecret} digest, in constant time. */
+/** Checks a presented secret against a stored {@link hashToken} digest, in constant time. */
 export function verifySecret(secret: string, storedHash: string): boolean {
-  return constantTimeEqualHex(hashSecret(secret), storedHash);
+  return constantTimeEqualHex(hashToken(secret), storedHash);
 }
 
 /** A fresh 32-byte secret, base64url-encoded, for token pools and federation peers. */

@@ -13,16 +13,22 @@ export const defaultMigrationsDir = path.resolve(
   '../../../migrations',
 );
 
+/** The numbered SQL files in `dir`, in the order they apply. */
+async function migrationFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
+}
+
+const migrationName = (file: string) => file.replace(/\.sql$/, '');
+
 /** Serves the numbered SQL files in `migrations/` to Kysely's migrator. */
 export class SqlFileMigrationProvider implements MigrationProvider {
   constructor(private readonly dir: string) {}
 
   async getMigrations(): Promise<Record<string, Migration>> {
-    const files = (await readdir(this.dir)).filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f)).sort();
     const out: Record<string, Migration> = {};
-    for (const file of files) {
+    for (const file of await migrationFiles(this.dir)) {
       const text = await readFile(path.join(this.dir, file), 'utf8');
-      out[file.replace(/\.sql$/, '')] = {
+      out[migrationName(file)] = {
         up: (db) =>
           sql
             .raw(text)
@@ -61,14 +67,23 @@ export async function migrateToLatest(owner: Kysely<any>, options: MigrateOption
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-/** True when every migration file has been applied; `/readyz` depends on it. */
-export async function migrationsComplete(db: Kysely<any>, migrationsDir = defaultMigrationsDir) {
-  const expected = Object.keys(await new SqlFileMigrationProvider(migrationsDir).getMigrations());
-  const applied = await sql<{ name: string }>`select name from kysely_migration`
-    .execute(db)
-    .then((r) => new Set(r.rows.map((x) => x.name)))
-    .catch(() => new Set<string>());
-  return expected.every((name) => applied.has(name));
+/**
+ * A check that is true when every migration file has been applied; `/readyz` depends on it. The
+ * files are listed once, here, since they do not change under a running process: each probe only
+ * queries `kysely_migration`.
+ */
+export async function migrationsComplete(
+  db: Kysely<any>,
+  migrationsDir = defaultMigrationsDir,
+): Promise<() => Promise<boolean>> {
+  const expected = (await migrationFiles(migrationsDir)).map(migrationName);
+  return async () => {
+    const applied = await sql<{ name: string }>`select name from kysely_migration`
+      .execute(db)
+      .then((r) => new Set(r.rows.map((x) => x.name)))
+      .catch(() => new Set<string>());
+    return expected.every((name) => applied.has(name));
+  };
 }
 
 async function ensureAppRole(owner: Kysely<any>, password: string | undefined) {

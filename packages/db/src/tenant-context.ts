@@ -12,6 +12,11 @@ export const pendingTenant = new AsyncLocalStorage<string>();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** True when `value` is a canonical UUID string; use before sending an id from a request to Postgres. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 /**
  * Sends BEGIN and the row-level-security context as one simple-query round trip. A transaction's
  * statements are round trips the server pays CPU for; on a busy instance, one fewer per
@@ -33,7 +38,7 @@ function withTenantBegin(driver: Driver): Driver {
       if (!tenantId || settings.isolationLevel || settings.accessMode) {
         return driver.beginTransaction(connection, settings);
       }
-      if (!UUID.test(tenantId)) throw new Error('tenant id must be a UUID');
+      if (!isUuid(tenantId)) throw new Error('tenant id must be a UUID');
       await connection.executeQuery(
         CompiledQuery.raw(`begin; select set_config('app.tenant_id', '${tenantId}', true)`),
       );

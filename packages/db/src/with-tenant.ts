@@ -1,8 +1,6 @@
 import type { Database, Tx } from './pools.js';
 import { sql } from 'kysely';
-import { isTenantAware, pendingTenant } from './tenant-context.js';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isTenantAware, isUuid, pendingTenant } from './tenant-context.js';
 
 /**
  * Runs `fn` in a transaction whose row-level-security context is `tenantId`.
@@ -10,7 +8,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * one tenant's context into another request.
  */
 export async function withTenant<T>(db: Database, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
-  if (!UUID.test(tenantId)) throw new Error('withTenant: tenant id must be a UUID');
+  if (!isUuid(tenantId)) throw new Error('withTenant: tenant id must be a UUID');
   if (!isTenantAware(db)) {
     return db.transaction().execute(async (tx) => {
       await sql`select set_config('app.tenant_id', ${tenantId}, true)`.execute(tx);
@@ -22,9 +20,4 @@ export async function withTenant<T>(db: Database, tenantId: string, fn: (tx: Tx)
   return pendingTenant.run(tenantId, () =>
     db.transaction().execute((tx) => pendingTenant.exit(() => fn(tx))),
   );
-}
-
-/** True when `value` is a canonical UUID string; use before sending an id from a request to Postgres. */
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }

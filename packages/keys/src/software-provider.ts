@@ -1,5 +1,5 @@
 import { constants, createPrivateKey, createPublicKey, generateKeyPair, sign as nodeSign } from 'node:crypto';
-import type { KeyObject } from 'node:crypto';
+import type { KeyObject, SignKeyObjectInput } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { CryptoProvider, SignatureAlgorithm, SigningKeySpec } from './crypto-provider';
 import { CryptoProviderError } from './errors';
@@ -7,6 +7,13 @@ import type { KeyProtector } from './key-protector';
 import { MASTER_KEY_SETTING, assertMasterKey, createMasterKeyWrapper } from './master-key';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** The callback form runs on the libuv pool, so an RSA signature does not block the event loop. */
+function signAsync(hash: string, data: Uint8Array, key: SignKeyObjectInput): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    nodeSign(hash, data, key, (error, signature) => (error ? reject(error) : resolve(signature)));
+  });
+}
 
 /**
  * AAD of a software signing key. It is fixed rather than tied to a row, because the key is sealed
@@ -103,16 +110,16 @@ export function createSoftwareProvider(options: SoftwareProviderOptions): Crypto
       if (params === undefined) throw new CryptoProviderError('unsupported_algorithm');
       const key = await privateKeyOf(keyRef);
       if (key.asymmetricKeyType !== params.family) throw new CryptoProviderError('algorithm_key_mismatch');
-      if (params.family === 'ec') return nodeSign(params.hash, data, { key, dsaEncoding: 'der' });
+      if (params.family === 'ec') return signAsync(params.hash, data, { key, dsaEncoding: 'der' });
       if (params.pss) {
         // X.509 and every KMS use a salt as long as the digest.
-        return nodeSign(params.hash, data, {
+        return signAsync(params.hash, data, {
           key,
           padding: constants.RSA_PKCS1_PSS_PADDING,
           saltLength: HASH_BYTES[params.hash],
         });
       }
-      return nodeSign(params.hash, data, { key, padding: constants.RSA_PKCS1_PADDING });
+      return signAsync(params.hash, data, { key, padding: constants.RSA_PKCS1_PADDING });
     },
     async publicKey(keyRef) {
       return createPublicKey(await privateKeyOf(keyRef)).export({ format: 'der', type: 'spki' });

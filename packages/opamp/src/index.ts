@@ -6,12 +6,13 @@
  * can use `create`, `toBinary` and `fromBinary` (also re-exported) without
  * depending on the generated file layout.
  */
-export { create, toBinary, fromBinary, clone, equals, isMessage } from '@bufbuild/protobuf';
+export { create, toBinary, fromBinary } from '@bufbuild/protobuf';
 export type { MessageInitShape } from '@bufbuild/protobuf';
 
 export * from './gen/opamp_pb';
 export * from './gen/anyvalue_pb';
 
+export { configMapHash } from './config-hash';
 export { encodeFrame, decodeFrame, type FrameDecodeResult } from './frame';
 export {
   AgentCapability,

@@ -30,6 +30,14 @@ const OK: OfferResult = { ok: true };
 export function gateOffer(offer: Offer, ctx: GateContext): OfferResult {
   const invalid = checkOffer(offer);
   if (invalid) return refuse('invalid', invalid);
+  return capabilityGate(offer, ctx);
+}
+
+/**
+ * Checks only the capabilities, for an offer already found valid: capabilities change with every
+ * message, the offer does not.
+ */
+export function capabilityGate(offer: Offer, ctx: GateContext): OfferResult {
   if (ctx.agent === 0n && offer.kind !== 'customMessage') {
     return refuse('agent_capability', 'the agent has not reported its capabilities yet');
   }

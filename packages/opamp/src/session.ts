@@ -44,7 +44,7 @@ import {
   ServerToAgentSchema,
   type ServerToAgent,
 } from './gen/opamp_pb';
-import { gateOffer } from './session-offers';
+import { capabilityGate, gateOffer } from './session-offers';
 import { looksComplete, sameBytes, sectionsOf, withHeartbeat } from './session-inbound';
 import type {
   AgentProtocolState,
@@ -106,11 +106,12 @@ export function createAgentSession(options: CreateSessionOptions): AgentSession 
     );
   }
 
-  /** Re-checks pending offers against the capabilities now in force. */
+  /** Re-checks pending offers (valid when offered) against the capabilities now in force. */
   function regate(): OfferKind[] {
     const dropped: OfferKind[] = [];
+    const ctx = gateCtx();
     for (const [kind, offer] of pending) {
-      if (!gateOffer(offer, gateCtx()).ok) {
+      if (!capabilityGate(offer, ctx).ok) {
         pending.delete(kind);
         dropped.push(kind);
       }

@@ -1,4 +1,4 @@
-import { inspectCertificate } from './certificate.js';
+import { subjectAltNameUris } from './certificate.js';
 import type { DerOrPem } from './encoding.js';
 import { PkiError } from './errors.js';
 
@@ -30,8 +30,8 @@ export function parseAgentIdentityUri(uri: string): AgentIdentity | null {
  * URIs make the certificate ambiguous, which we never issue, so that is an error.
  */
 export function parseAgentIdentity(cert: DerOrPem): AgentIdentity | null {
-  const identities = inspectCertificate(cert)
-    .sans.uris.map(parseAgentIdentityUri)
+  const identities = subjectAltNameUris(cert)
+    .map(parseAgentIdentityUri)
     .filter((identity): identity is AgentIdentity => identity !== null);
   if (identities.length > 1)
     throw new PkiError('malformed', 'certificate carries more than one agent identity');

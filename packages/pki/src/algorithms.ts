@@ -1,24 +1,13 @@
-import { KeyObject, constants, createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { KeyObject, constants, verify as nodeVerify } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 import { children, readTlv, tlv, sequence, integer, integerFromContent } from './der.js';
 import { PkiError } from './errors.js';
+import { publicKeyFromSpki } from './public-key.js';
 
 /** Signature algorithms a {@link Signer} may use, named as in JOSE. */
 export type SignatureAlgorithm =
   'ES256' | 'ES384' | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'EdDSA';
-
-export const SIGNATURE_ALGORITHMS: readonly SignatureAlgorithm[] = [
-  'ES256',
-  'ES384',
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'EdDSA',
-];
 
 export type HashName = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
@@ -156,15 +145,7 @@ export function verifySignature(
   signature: Uint8Array,
 ): boolean {
   const plan = planFor(algorithm);
-  let key: KeyObject;
-  try {
-    key =
-      publicKey instanceof KeyObject
-        ? publicKey
-        : createPublicKey({ key: Buffer.from(publicKey), format: 'der', type: 'spki' });
-  } catch (cause) {
-    throw new PkiError('malformed', 'public key cannot be read', { cause });
-  }
+  const key = publicKey instanceof KeyObject ? publicKey : publicKeyFromSpki(publicKey);
   const keyType = key.asymmetricKeyType;
   const familyMatches =
     plan.family === 'rsa-pss' ? keyType === 'rsa' || keyType === 'rsa-pss' : keyType === plan.family;

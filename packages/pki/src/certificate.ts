@@ -67,6 +67,42 @@ export function parseCertificate(input: DerOrPem): ParsedCertificate {
   }
 }
 
+/** `id-ce-subjectAltName` (2.5.29.17) as a DER OBJECT IDENTIFIER. */
+const SUBJECT_ALT_NAME_OID_DER = Buffer.from([0x06, 0x03, 0x55, 0x1d, 0x11]);
+
+/**
+ * The URIs of a certificate's SAN extension. Only the DER around the extensions is walked and only
+ * that one extension decoded: an mTLS admission needs nothing else, once per certificate.
+ */
+export function subjectAltNameUris(input: DerOrPem): string[] {
+  const der = toDer(input, 'CERTIFICATE');
+  let extnValue: Buffer | undefined;
+  try {
+    const outer = readTlv(der, 0);
+    if (outer.tag !== 0x30 || outer.end !== der.length) throw new RangeError('not a single SEQUENCE');
+    const [tbs] = children(der, outer);
+    if (tbs?.tag !== 0x30) throw new RangeError('no TBSCertificate');
+    const wrapper = children(der, tbs).find((field) => field.tag === 0xa3);
+    const [list] = wrapper ? children(der, wrapper) : [];
+    if (wrapper && list?.tag !== 0x30) throw new RangeError('extensions are not a SEQUENCE');
+    for (const extension of list ? children(der, list) : []) {
+      const parts = children(der, extension);
+      const [oid] = parts;
+      const value = parts[parts.length - 1];
+      if (!oid || value?.tag !== 0x04) throw new RangeError('not an Extension');
+      if (slice(der, oid).equals(SUBJECT_ALT_NAME_OID_DER)) {
+        extnValue = der.subarray(value.contentStart, value.end);
+        break;
+      }
+    }
+  } catch (cause) {
+    throw new PkiError('malformed', 'not an X.509 certificate', { cause });
+  }
+  if (!extnValue) return [];
+  const san = AsnConvert.parse(extnValue, SubjectAlternativeName);
+  return san.flatMap((n) => (n.uniformResourceIdentifier ? [n.uniformResourceIdentifier] : []));
+}
+
 export function findExtension(cert: ParsedCertificate, oid: string): Extension | undefined {
   return cert.asn1.tbsCertificate.extensions?.find((e) => e.extnID === oid);
 }
@@ -91,18 +127,18 @@ export function keyUsageFlags(cert: ParsedCertificate): number | undefined {
   return usage?.toNumber();
 }
 
-/** Checks that `issuer` may sign what is asked of it, and that `signer` holds its key. */
-export function assertIssuer(
-  issuer: ParsedCertificate,
-  signer: Signer,
+/**
+ * Why a certificate with these facts may not sign for `usage`: it is no CA, or its key usage
+ * (when present) lacks the bit. Undefined when it may. Callers word the error for their context.
+ */
+export function caRefusal(
+  isCaCert: boolean,
+  keyUsage: number | undefined,
   usage: 'keyCertSign' | 'cRLSign',
-): void {
-  if (!isCa(issuer)) throw new PkiError('not_a_ca', 'issuer certificate is not a CA');
-  const flags = keyUsageFlags(issuer);
-  if (flags !== undefined && (flags & KeyUsageFlags[usage]) === 0) {
-    throw new PkiError('not_a_ca', `issuer key usage lacks ${usage}`);
-  }
-  assertSignerMatches(issuer, signer);
+): 'not_a_ca' | 'usage' | undefined {
+  if (!isCaCert) return 'not_a_ca';
+  if (keyUsage !== undefined && (keyUsage & KeyUsageFlags[usage]) === 0) return 'usage';
+  return undefined;
 }
 
 export function assertSignerMatches(cert: ParsedCertificate, signer: Signer): void {

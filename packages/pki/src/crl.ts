@@ -2,12 +2,12 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CRLReason, Extension, Time, id_ce_cRLReasons } from '@peculiar/asn1-x509';
 import { OctetString } from '@peculiar/asn1-schema';
 import { algorithmIdentifierDer } from './algorithms.js';
-import { assertIssuer, issuerKeyIdentifier, parseCertificate, wholeSeconds } from './certificate.js';
+import { wholeSeconds } from './certificate.js';
 import { bitString, integer, sequence, tlv } from './der.js';
 import { normalizeSerial, pemEncode } from './encoding.js';
 import { PkiError } from './errors.js';
 import { authorityKeyIdentifier, crlNumber, encodeExtensions } from './extensions.js';
-import type { Issuer } from './leaf.js';
+import { checkedIssuer, type Issuer } from './issuer.js';
 import { reasonCode, type RevocationReason } from './revocation-reason.js';
 
 export interface RevokedEntry {
@@ -18,6 +18,7 @@ export interface RevokedEntry {
 }
 
 export interface BuildCrlParams {
+  /** A `PreparedIssuer` saves parsing its certificate for every CRL. */
   readonly issuer: Issuer;
   readonly thisUpdate: Date;
   readonly nextUpdate: Date;
@@ -51,9 +52,8 @@ function entryDer(entry: RevokedEntry): Buffer {
  * supplies time, number and entries, and stores the DER it gets back.
  */
 export async function buildCrl(params: BuildCrlParams): Promise<Buffer> {
-  const issuer = parseCertificate(params.issuer.cert);
+  const issuer = checkedIssuer(params.issuer, 'cRLSign');
   const { signer } = params.issuer;
-  assertIssuer(issuer, signer, 'cRLSign');
   const thisUpdate = wholeSeconds(params.thisUpdate);
   const nextUpdate = wholeSeconds(params.nextUpdate);
   if (nextUpdate.getTime() <= thisUpdate.getTime()) {
@@ -64,16 +64,14 @@ export async function buildCrl(params: BuildCrlParams): Promise<Buffer> {
   const tbs = sequence(
     integer(1n), // v2
     algorithm,
-    issuer.subjectDer,
+    issuer.parsed.subjectDer,
     timeDer(thisUpdate),
     timeDer(nextUpdate),
     // An empty list is omitted, not written as an empty SEQUENCE.
     ...(entries.length > 0 ? [sequence(...entries)] : []),
     tlv(
       0xa0,
-      sequence(
-        encodeExtensions([authorityKeyIdentifier(issuerKeyIdentifier(issuer)), crlNumber(params.crlNumber)]),
-      ),
+      sequence(encodeExtensions([authorityKeyIdentifier(issuer.keyIdentifier), crlNumber(params.crlNumber)])),
     ),
   );
   const signature = await signer.sign(tbs);

@@ -10,10 +10,11 @@ import { verifySignature } from './algorithms.js';
 import { children, readTlv, slice, type Tlv } from './der.js';
 import { toDer, type DerOrPem } from './encoding.js';
 import { PkiError } from './errors.js';
-import { nameField, nameToString } from './names.js';
+import { decodeName, type DecodedName } from './names.js';
 import { assertAcceptableKey, publicKeyFromSpki, type KeyAlgorithm } from './public-key.js';
 
-const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+/** PKCS#9 extensionRequest: the CSR attribute that carries the requested extensions. */
+export const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
 const INSTANCE_UID_URI_PREFIX = 'urn:opamp:instance-uid:';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A CSR is a few hundred bytes; anything this large is not one of ours. */
@@ -67,7 +68,7 @@ function attributesOf(der: Buffer, tlv: Tlv | undefined): Attributes {
  * a SAN URI `urn:opamp:instance-uid:<uuid>`, the subject `UID` attribute, or a
  * subject CN that is exactly a UUID. Where several are present they must agree.
  */
-function instanceUidOf(uris: readonly string[], subjectDer: Buffer): string | undefined {
+function instanceUidOf(uris: readonly string[], subject: DecodedName): string | undefined {
   const candidates: string[] = [];
   for (const uri of uris) {
     if (!uri.toLowerCase().startsWith(INSTANCE_UID_URI_PREFIX)) continue;
@@ -75,11 +76,11 @@ function instanceUidOf(uris: readonly string[], subjectDer: Buffer): string | un
     if (!UUID.test(uid)) throw new PkiError('malformed', 'instance-uid SAN URI does not hold a UUID');
     candidates.push(uid.toLowerCase());
   }
-  for (const uid of nameField(subjectDer, 'UID')) {
+  for (const uid of subject.getField('UID')) {
     if (!UUID.test(uid)) throw new PkiError('malformed', 'subject UID is not a UUID');
     candidates.push(uid.toLowerCase());
   }
-  for (const cn of nameField(subjectDer, 'CN')) {
+  for (const cn of subject.getField('CN')) {
     if (UUID.test(cn)) candidates.push(cn.toLowerCase());
   }
   const distinct = new Set(candidates);
@@ -138,9 +139,10 @@ export function parseAndVerifyCsr(input: DerOrPem): VerifiedCsr {
     throw new PkiError('malformed', 'CSR extension request cannot be parsed', { cause });
   }
   const uris = sans.flatMap((n) => (n.uniformResourceIdentifier ? [n.uniformResourceIdentifier] : []));
-  const instanceUid = instanceUidOf(uris, subjectDer);
+  const subject = decodeName(subjectDer);
+  const instanceUid = instanceUidOf(uris, subject);
   return {
-    subject: nameToString(subjectDer),
+    subject: subject.toString(),
     subjectDer,
     publicKeySpkiDer: spkiDer,
     keyAlgorithm,

@@ -66,6 +66,7 @@ describe('PEM', () => {
     const [a, b] = await Promise.all([makeCa('ec-p256'), makeCa('ec-p256')]);
     const bundle = trustBundlePem([a!.der, b!.pem]);
     expect(pemDecodeAll(bundle).map((block) => block.der)).toEqual([a!.der, b!.der]);
+    expect(trustBundlePem([a!.der, b!.pem, a!.pem])).toBe(bundle);
     const w = workdir();
     try {
       w.write('bundle.pem', bundle);

@@ -85,7 +85,19 @@ export function randomSerial(randomBytes: (size: number) => Buffer = nodeRandomB
   }
 }
 
-/** Concatenated CERTIFICATE blocks, the form TLS stacks take as a CA file. */
+/**
+ * Concatenated CERTIFICATE blocks, the form TLS stacks take as a CA file. Each certificate appears
+ * once, where it first occurs: keys imported under the same external root share their chain.
+ */
 export function trustBundlePem(certs: readonly DerOrPem[]): string {
-  return certs.map((c) => pemEncode(toDer(c, 'CERTIFICATE'), 'CERTIFICATE')).join('');
+  const seen = new Set<string>();
+  let pem = '';
+  for (const cert of certs) {
+    const der = toDer(cert, 'CERTIFICATE');
+    const fingerprint = fingerprintSha256(der);
+    if (seen.has(fingerprint)) continue;
+    seen.add(fingerprint);
+    pem += pemEncode(der, 'CERTIFICATE');
+  }
+  return pem;
 }

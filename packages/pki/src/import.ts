@@ -1,6 +1,12 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { KeyUsageFlags } from '@peculiar/asn1-x509';
-import { isCa, isIssuedBy, keyUsageFlags, parseCertificate, type ParsedCertificate } from './certificate.js';
+import {
+  caRefusal,
+  isCa,
+  isIssuedBy,
+  keyUsageFlags,
+  parseCertificate,
+  type ParsedCertificate,
+} from './certificate.js';
 import { pemDecodeAll } from './encoding.js';
 import { PkiError } from './errors.js';
 import { readPkcs12 } from './pkcs12.js';
@@ -51,11 +57,9 @@ function loadPemInput(
 }
 
 function assertCa(cert: ParsedCertificate, what: string): void {
-  if (!isCa(cert)) throw new PkiError('not_a_ca', `${what} is not a CA certificate`);
-  const flags = keyUsageFlags(cert);
-  if (flags !== undefined && (flags & KeyUsageFlags.keyCertSign) === 0) {
-    throw new PkiError('not_a_ca', `${what} may not sign certificates`);
-  }
+  const refusal = caRefusal(isCa(cert), keyUsageFlags(cert), 'keyCertSign');
+  if (refusal === 'not_a_ca') throw new PkiError('not_a_ca', `${what} is not a CA certificate`);
+  if (refusal === 'usage') throw new PkiError('not_a_ca', `${what} may not sign certificates`);
 }
 
 /**

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCaCertificate } from './ca-certificate.js';
 import { issueLeaf, issueOcspResponderCert } from './leaf.js';
 import { agentIdentityUri, parseAgentIdentity, parseAgentIdentityUri } from './agent-identity.js';
-import { inspectCertificate } from './certificate.js';
+import { inspectCertificate, subjectAltNameUris } from './certificate.js';
+import { prepareIssuer } from './issuer.js';
 import { fingerprintSha256, pemEncode, serialToHex } from './encoding.js';
 import { isPkiError } from './errors.js';
 import { keyObjectSigner } from './signer.js';
@@ -181,6 +182,35 @@ describe('issuance refusals', () => {
   it('refuses a signer that does not hold the issuer key', async () => {
     const params = { ...base(), issuer: { cert: ca.der, signer: keyObjectSigner(ecKey()) } };
     await expect(issueLeaf(params)).rejects.toSatisfy((e) => isPkiError(e, 'key_mismatch'));
+  });
+
+  it('checks a prepared issuer at every use, and re-prepares a copy that swapped its signer', async () => {
+    const prepared = prepareIssuer({ cert: ca.der, signer: ca.signer });
+    const leaf = await issueLeaf({ ...base(), issuer: prepared });
+    expect(inspectCertificate(leaf).authorityKeyIdentifier).toEqual(
+      inspectCertificate(ca.der).subjectKeyIdentifier,
+    );
+    const swapped = { ...prepared, signer: keyObjectSigner(ecKey()) };
+    await expect(issueLeaf({ ...base(), issuer: swapped })).rejects.toSatisfy((e) =>
+      isPkiError(e, 'key_mismatch'),
+    );
+    const key = ecKey();
+    const notCa = prepareIssuer({
+      cert: await issueLeaf({ ...base(), subjectPublicKeySpkiDer: spki(key) }),
+      signer: keyObjectSigner(key),
+    });
+    await expect(issueLeaf({ ...base(), issuer: notCa })).rejects.toSatisfy((e) => isPkiError(e, 'not_a_ca'));
+  });
+
+  it('reads the SAN URIs alone as a full inspection does, and refuses what is not a certificate', async () => {
+    const uris = [agentIdentityUri('t', 'a1'), 'urn:other:thing'];
+    const leaf = await issueLeaf({ ...base(), sans: { uris, dns: ['a.example'] } });
+    expect(subjectAltNameUris(leaf)).toEqual(inspectCertificate(leaf).sans.uris);
+    expect(subjectAltNameUris(leaf)).toEqual(uris);
+    expect(subjectAltNameUris(ca.der)).toEqual([]);
+    expect(() => subjectAltNameUris(Buffer.from([0x30, 0x03, 0x02, 0x01]))).toThrow(
+      expect.objectContaining({ code: 'malformed' }),
+    );
   });
 
   it('refuses a non-CA issuer', async () => {

@@ -1,12 +1,5 @@
 import type { Extension } from '@peculiar/asn1-x509';
-import {
-  assertIssuer,
-  checkValidity,
-  issuerKeyIdentifier,
-  parseCertificate,
-  signCertificate,
-} from './certificate.js';
-import type { DerOrPem } from './encoding.js';
+import { checkValidity, signCertificate } from './certificate.js';
 import { PkiError } from './errors.js';
 import {
   authorityInfoAccess,
@@ -23,18 +16,18 @@ import {
   type SubjectAltNames,
 } from './extensions.js';
 import { encodeName, type DistinguishedName } from './names.js';
+import { checkedIssuer, type Issuer } from './issuer.js';
 import { assertAcceptableKey, keyIdentifier, type KeyAlgorithm } from './public-key.js';
-import type { Signer } from './signer.js';
-
-/** The CA that signs: its certificate and a signer holding its key. */
-export interface Issuer {
-  readonly cert: DerOrPem;
-  readonly signer: Signer;
-}
 
 export interface IssueLeafParams {
+  /** A `PreparedIssuer` saves parsing its certificate for every leaf. */
   readonly issuer: Issuer;
   readonly subjectPublicKeySpkiDer: Buffer;
+  /**
+   * What `assertAcceptableKey` (or `parseAndVerifyCsr`) already returned for this very key;
+   * without it the key policy is checked here.
+   */
+  readonly subjectKeyAlgorithm?: KeyAlgorithm;
   /** May be empty when `sans` names the subject; the SAN extension then becomes critical. */
   readonly subject: DistinguishedName;
   readonly sans?: SubjectAltNames;
@@ -58,28 +51,11 @@ interface EndEntityProfile {
   readonly extraExtensions?: readonly Extension[];
 }
 
-/**
- * A CA issues many leaves from the same certificate; parsing it once per issuer instead of once per
- * signature takes about a millisecond off every issuance. Parsed certificates are only read.
- */
-const issuerCache = new Map<string, ReturnType<typeof parseCertificate>>();
-function parseIssuer(cert: IssueLeafParams['issuer']['cert']) {
-  const key = typeof cert === 'string' ? cert : Buffer.from(cert).toString('base64');
-  let parsed = issuerCache.get(key);
-  if (!parsed) {
-    parsed = parseCertificate(cert);
-    if (issuerCache.size >= 16) issuerCache.delete(issuerCache.keys().next().value!);
-    issuerCache.set(key, parsed);
-  }
-  return parsed;
-}
-
 async function issueEndEntity(params: IssueLeafParams, profile: EndEntityProfile): Promise<Buffer> {
-  const issuer = parseIssuer(params.issuer.cert);
-  assertIssuer(issuer, params.issuer.signer, 'keyCertSign');
-  const algorithm = assertAcceptableKey(params.subjectPublicKeySpkiDer);
+  const issuer = checkedIssuer(params.issuer, 'keyCertSign');
+  const algorithm = params.subjectKeyAlgorithm ?? assertAcceptableKey(params.subjectPublicKeySpkiDer);
   const { notBefore, notAfter } = checkValidity(params.notBefore, params.notAfter);
-  const issuerValidity = issuer.asn1.tbsCertificate.validity;
+  const issuerValidity = issuer.parsed.asn1.tbsCertificate.validity;
   // A leaf outliving its CA would fail validation early; a notBefore earlier than the
   // CA's (clock-skew backdating) is harmless, so only the end is checked.
   if (notAfter.getTime() > issuerValidity.notAfter.getTime().getTime()) {
@@ -97,7 +73,7 @@ async function issueEndEntity(params: IssueLeafParams, profile: EndEntityProfile
     keyUsage(profile.keyUsage ?? keyUsageFor(algorithm)),
     extendedKeyUsage(params.eku),
     subjectKeyIdentifier(keyIdentifier(params.subjectPublicKeySpkiDer)),
-    authorityKeyIdentifier(issuerKeyIdentifier(issuer)),
+    authorityKeyIdentifier(issuer.keyIdentifier),
   ];
   // RFC 5280 §4.2.1.6: with an empty subject the SAN carries the identity and is critical.
   if (hasSans) extensions.push(subjectAltName(sans, emptySubject));
@@ -115,7 +91,7 @@ async function issueEndEntity(params: IssueLeafParams, profile: EndEntityProfile
   return signCertificate({
     serial: params.serial,
     signer: params.issuer.signer,
-    issuerDer: issuer.subjectDer,
+    issuerDer: issuer.parsed.subjectDer,
     subjectDer: encodeName(params.subject),
     spkiDer: params.subjectPublicKeySpkiDer,
     notBefore,

@@ -22,11 +22,16 @@ export function encodeName(name: DistinguishedName): Buffer {
   return der;
 }
 
-export function nameToString(der: Uint8Array): string {
-  return new X509Name(Buffer.from(der), EXTRA_NAMES).toString();
+/** A DER Name decoded once: its text, and the values of one attribute (`CN`, `UID`, or an OID). */
+export interface DecodedName {
+  toString(): string;
+  getField(field: string): string[];
 }
 
-/** The values of one attribute (`CN`, `UID`, or an OID) in a DER Name. */
-export function nameField(der: Uint8Array, field: string): string[] {
-  return new X509Name(Buffer.from(der), EXTRA_NAMES).getField(field);
+export function decodeName(der: Uint8Array): DecodedName {
+  return new X509Name(Buffer.from(der), EXTRA_NAMES);
+}
+
+export function nameToString(der: Uint8Array): string {
+  return decodeName(der).toString();
 }

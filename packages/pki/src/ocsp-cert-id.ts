@@ -17,21 +17,47 @@ export interface OcspCertId {
   readonly serial: bigint;
 }
 
-function issuerHashes(issuerCert: DerOrPem, hash: HashName): { nameHash: Buffer; keyHash: Buffer } {
+interface IssuerHashes {
+  readonly nameHash: Buffer;
+  readonly keyHash: Buffer;
+}
+
+/** The issuer's name and key hashes under each algorithm, computed when first asked for. */
+function issuerHashes(issuerCert: DerOrPem): (hash: HashName) => IssuerHashes {
   const issuer = parseCertificate(issuerCert);
   const keyBits = Buffer.from(AsnConvert.parse(issuer.spkiDer, SubjectPublicKeyInfo).subjectPublicKey);
-  return {
-    // The hash covers the DER of the issuer's subject exactly as it appears in its certificate.
-    nameHash: createHash(hash).update(issuer.subjectDer).digest(),
-    keyHash: createHash(hash).update(keyBits).digest(),
+  const byHash = new Map<HashName, IssuerHashes>();
+  return (hash) => {
+    let hashes = byHash.get(hash);
+    if (!hashes) {
+      hashes = {
+        // The hash covers the DER of the issuer's subject exactly as it appears in its certificate.
+        nameHash: createHash(hash).update(issuer.subjectDer).digest(),
+        keyHash: createHash(hash).update(keyBits).digest(),
+      };
+      byHash.set(hash, hashes);
+    }
+    return hashes;
+  };
+}
+
+/**
+ * Whether a CertID's name and key hashes (SHA-1, SHA-256, …) are those of `issuerCert`. The
+ * certificate is parsed once here, and each hash computed once: keep the matcher for as long as
+ * the issuer is, rather than hashing it again for every CertID.
+ */
+export function issuerMatcher(issuerCert: DerOrPem): (certId: OcspCertId) => boolean {
+  const hashesFor = issuerHashes(issuerCert);
+  return (certId) => {
+    if (!certId.hashAlgorithm) return false;
+    const { nameHash, keyHash } = hashesFor(certId.hashAlgorithm);
+    return nameHash.equals(certId.issuerNameHash) && keyHash.equals(certId.issuerKeyHash);
   };
 }
 
 /** True when the CertID's name and key hashes are those of `issuerCert` (SHA-1, SHA-256, …). */
 export function matchesIssuer(certId: OcspCertId, issuerCert: DerOrPem): boolean {
-  if (!certId.hashAlgorithm) return false;
-  const { nameHash, keyHash } = issuerHashes(issuerCert, certId.hashAlgorithm);
-  return nameHash.equals(certId.issuerNameHash) && keyHash.equals(certId.issuerKeyHash);
+  return certId.hashAlgorithm !== null && issuerMatcher(issuerCert)(certId);
 }
 
 /** The CertID a client would send for `serial` under `issuerCert`. */
@@ -40,7 +66,7 @@ export function certIdFor(
   serial: bigint,
   hashAlgorithm: HashName = 'sha1',
 ): OcspCertId {
-  const { nameHash, keyHash } = issuerHashes(issuerCert, hashAlgorithm);
+  const { nameHash, keyHash } = issuerHashes(issuerCert)(hashAlgorithm);
   return {
     hashAlgorithm,
     hashAlgorithmOid: HASH_OIDS[hashAlgorithm],

@@ -26,6 +26,7 @@ import {
   parseCertificate,
   parseExtension,
   wholeSeconds,
+  type ParsedCertificate,
 } from './certificate.js';
 import { bitString, sequence, tlv } from './der.js';
 import type { DerOrPem } from './encoding.js';
@@ -48,14 +49,25 @@ export interface OcspSingleResponse {
   readonly nextUpdate?: Date;
 }
 
-export interface BuildOcspResponseParams {
-  /** The delegated responder (EKU ocspSigning, issued by `issuerCert`) or the CA itself. */
-  readonly responder: { readonly cert: DerOrPem; readonly signer: Signer };
-  readonly issuerCert: DerOrPem;
+/** What one signed response says; everything else comes from the prepared responder. */
+export interface OcspResponseContent {
   readonly responses: readonly OcspSingleResponse[];
   /** The request's nonce as returned by `parseOcspRequest`, echoed verbatim. */
   readonly nonce?: Buffer;
   readonly producedAt: Date;
+}
+
+export interface OcspResponderParams {
+  /** The delegated responder (EKU ocspSigning, issued by `issuerCert`) or the CA itself. */
+  readonly responder: { readonly cert: DerOrPem; readonly signer: Signer };
+  readonly issuerCert: DerOrPem;
+}
+
+export type BuildOcspResponseParams = OcspResponderParams & OcspResponseContent;
+
+/** A responder whose certificates were parsed and checked once: it only builds and signs. */
+export interface PreparedOcspResponder {
+  sign(content: OcspResponseContent): Promise<Buffer>;
 }
 
 export type OcspErrorStatus = Exclude<keyof typeof OCSPResponseStatus, 'successful'>;
@@ -93,8 +105,7 @@ function singleResponse(response: OcspSingleResponse): SingleResponse {
 }
 
 /** A delegated responder must be issued directly by the CA and carry EKU ocspSigning (RFC 6960 §4.2.2.2). */
-function assertResponderAuthorized(responderCert: DerOrPem, issuerCert: DerOrPem): void {
-  const responder = parseCertificate(responderCert);
+function assertResponderAuthorized(responder: ParsedCertificate, issuerCert: DerOrPem): void {
   const issuer = parseCertificate(issuerCert);
   if (responder.der.equals(issuer.der)) return;
   if (!isIssuedBy(responder, issuer)) {
@@ -107,41 +118,58 @@ function assertResponderAuthorized(responderCert: DerOrPem, issuerCert: DerOrPem
 }
 
 /**
+ * Checks the responder against its CA once (its key, the CA's signature on it, its EKU) and returns
+ * what signs responses with it: every request would otherwise parse and verify the same two
+ * certificates again, which costs far more than the signature itself. Throws {@link PkiError}.
+ */
+export function prepareOcspResponder(params: OcspResponderParams): PreparedOcspResponder {
+  const responder = parseCertificate(params.responder.cert);
+  const { signer } = params.responder;
+  assertSignerMatches(responder, signer);
+  assertResponderAuthorized(responder, params.issuerCert);
+  const responderId = new ResponderID({ byKey: new KeyHash(keyIdentifier(responder.spkiDer)) });
+  const algorithm = algorithmIdentifierDer(signer.algorithm);
+  const certs = tlv(0xa0, sequence(responder.der));
+  return {
+    async sign(content) {
+      if (content.responses.length === 0) throw new PkiError('invalid_argument', 'no responses to sign');
+      const data = new ResponseData({
+        responderID: responderId,
+        producedAt: wholeSeconds(content.producedAt),
+        responses: content.responses.map(singleResponse),
+        ...(content.nonce
+          ? {
+              responseExtensions: [
+                new Extension({
+                  extnID: id_pkix_ocsp_nonce,
+                  critical: false,
+                  extnValue: new OctetString(content.nonce),
+                }),
+              ],
+            }
+          : {}),
+      });
+      const tbs = Buffer.from(AsnConvert.serialize(data));
+      const signature = await signer.sign(tbs);
+      const basic = sequence(tbs, algorithm, bitString(signature), certs);
+      const response = new OCSPResponse({
+        responseStatus: OCSPResponseStatus.successful,
+        responseBytes: new ResponseBytes({
+          responseType: id_pkix_ocsp_basic,
+          response: new OctetString(basic),
+        }),
+      });
+      return Buffer.from(AsnConvert.serialize(response));
+    },
+  };
+}
+
+/**
  * A successful OCSPResponse (DER) wrapping a BasicOCSPResponse signed by the
  * responder, with the responder certificate in `certs` and responderID byKey.
  */
 export async function buildOcspResponse(params: BuildOcspResponseParams): Promise<Buffer> {
-  const responder = parseCertificate(params.responder.cert);
-  const { signer } = params.responder;
-  assertSignerMatches(responder, signer);
-  assertResponderAuthorized(params.responder.cert, params.issuerCert);
-  if (params.responses.length === 0) throw new PkiError('invalid_argument', 'no responses to sign');
-
-  const data = new ResponseData({
-    responderID: new ResponderID({ byKey: new KeyHash(keyIdentifier(responder.spkiDer)) }),
-    producedAt: wholeSeconds(params.producedAt),
-    responses: params.responses.map(singleResponse),
-    ...(params.nonce
-      ? {
-          responseExtensions: [
-            new Extension({
-              extnID: id_pkix_ocsp_nonce,
-              critical: false,
-              extnValue: new OctetString(params.nonce),
-            }),
-          ],
-        }
-      : {}),
-  });
-  const tbs = Buffer.from(AsnConvert.serialize(data));
-  const algorithm = algorithmIdentifierDer(signer.algorithm);
-  const signature = await signer.sign(tbs);
-  const basic = sequence(tbs, algorithm, bitString(signature), tlv(0xa0, sequence(responder.der)));
-  const response = new OCSPResponse({
-    responseStatus: OCSPResponseStatus.successful,
-    responseBytes: new ResponseBytes({ responseType: id_pkix_ocsp_basic, response: new OctetString(basic) }),
-  });
-  return Buffer.from(AsnConvert.serialize(response));
+  return prepareOcspResponder(params).sign(params);
 }
 
 /** An unsigned OCSPResponse carrying only an error status. */

@@ -1,4 +1,4 @@
-import { constants, createPublicKey, sign as nodeSign, type KeyObject } from 'node:crypto';
+import { constants, sign as nodeSign, type KeyObject } from 'node:crypto';
 import { hashOf, type SignatureAlgorithm } from './algorithms.js';
 import { PkiError } from './errors.js';
 import { describePublicKey, spkiOf } from './public-key.js';
@@ -52,7 +52,7 @@ export function keyObjectSigner(
   if (!algorithmFits(algorithm, privateKey)) {
     throw new PkiError('invalid_argument', `${algorithm} does not fit a ${privateKey.asymmetricKeyType} key`);
   }
-  const publicKeySpkiDer = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const publicKeySpkiDer = spkiOf(privateKey);
   const hash = hashOf(algorithm);
   const pss = algorithm.startsWith('PS');
   return {

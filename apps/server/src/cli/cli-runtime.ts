@@ -13,6 +13,8 @@ export interface CliRuntime {
   keys: KeyProtector;
   clock: Clock;
   database: DatabaseRuntime;
+  /** The master key was already checked against the database's canary while opening it. */
+  canaryVerified: boolean;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,14 @@ export function cliLogger(level: string): Logger {
 export async function openCliRuntime(env: NodeJS.ProcessEnv): Promise<CliRuntime> {
   const config = loadConfig(env);
   const logger = cliLogger(config.log.level);
-  const { keys, database } = await openKeyedDatabase(config, logger);
-  return { config, logger, keys, clock: systemClock, database, close: () => database.close() };
+  const { keys, database, canaryVerified } = await openKeyedDatabase(config, logger);
+  return {
+    config,
+    logger,
+    keys,
+    clock: systemClock,
+    database,
+    canaryVerified,
+    close: () => database.close(),
+  };
 }

@@ -18,14 +18,15 @@ export function generateMasterKeyCommand(out: (line: string) => void): number {
  * reports no failures, the previous key can be removed from the configuration.
  */
 export async function rewrapCommand(
-  rt: Pick<CliRuntime, 'database' | 'keys' | 'clock' | 'logger'>,
+  rt: Pick<CliRuntime, 'database' | 'keys' | 'clock' | 'logger' | 'canaryVerified'>,
   options: { dryRun: boolean; json: boolean },
   out: (line: string) => void,
 ): Promise<number> {
   const owner = createDatabase(rt.database.ownerUrl, { max: 1, applicationName: 'ampora-rewrap' });
   try {
-    // Refuses to touch anything when the configured keys cannot open what the database holds.
-    await checkMasterKey(owner, rt.keys, rt.clock, rt.logger);
+    // Refuses to touch anything when the configured keys cannot open what the database holds
+    // (already established while opening the runtime, unless the database had no canary yet).
+    if (!rt.canaryVerified) await checkMasterKey(owner, rt.keys, rt.clock, rt.logger);
     const report = await rewrapAll(
       { db: owner, keys: rt.keys, clock: rt.clock, logger: rt.logger },
       SEALED_COLUMNS,

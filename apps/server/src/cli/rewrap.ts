@@ -3,6 +3,7 @@ import { SEALED_STRING_PREFIX, type KeyProtector } from '@ampora/keys';
 import { withTenant, type Clock, type Database } from '@ampora/db';
 import type { Logger } from '../observability/logger.js';
 import { resealCanary } from '../runtime/key-protection.js';
+import { tenantIds } from '../runtime/scheduled-jobs.js';
 import type { SealedColumn } from './sealed-columns.js';
 
 type Row = Record<string, unknown>;
@@ -127,9 +128,7 @@ async function rewrapColumn(
 
   // A tenant-scoped table is walked tenant by tenant in each tenant's context, so the walk sees
   // every row whether or not the connecting role bypasses row-level security.
-  const scopes: Array<string | undefined> = present.has('tenant_id')
-    ? (await deps.db.selectFrom('tenants').select('id').orderBy('id').execute()).map((t) => t.id)
-    : [undefined];
+  const scopes: Array<string | undefined> = present.has('tenant_id') ? await tenantIds(deps.db) : [undefined];
   const selectList = sql.join(needed.map((c) => sql.ref(c)));
   const table = sql.table(entry.table);
   const id = sql.ref(entry.idColumn);

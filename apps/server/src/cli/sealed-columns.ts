@@ -1,5 +1,9 @@
 import { SOFTWARE_SIGNING_KEY_AAD } from '@ampora/keys';
 import { auditSigningKeyAad } from '../modules/audit/audit-signing-keys.js';
+import { responderAad } from '../modules/pki/ocsp-responder.js';
+import { serverTlsKeyAad } from '../modules/pki/server-tls.js';
+import { keyRefAad } from '../modules/pki/signing-keys-service.js';
+import { ID_TOKEN_AAD } from '../modules/auth/auth-routes.js';
 
 type Row = Record<string, unknown>;
 
@@ -36,7 +40,7 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     table: 'ca_signing_keys',
     column: 'key_ref',
     idColumn: 'id',
-    aad: (r) => `ca_signing_keys:key_ref:${String(r.id)}`,
+    aad: (r) => keyRefAad(String(r.id)),
     innerAad: () => SOFTWARE_SIGNING_KEY_AAD,
   },
   {
@@ -44,20 +48,20 @@ export const SEALED_COLUMNS: SealedColumn[] = [
     column: 'key_ref',
     idColumn: 'signing_key_id',
     aadColumns: ['serial_hex'],
-    aad: (r) => `ca_ocsp_responders:key_ref:${String(r.signing_key_id)}:${String(r.serial_hex)}`,
+    aad: (r) => responderAad(String(r.signing_key_id), String(r.serial_hex)),
     innerAad: () => SOFTWARE_SIGNING_KEY_AAD,
   },
   {
     table: 'ca_server_tls',
     column: 'key_pem',
     idColumn: 'id',
-    aad: (r) => `ca_server_tls:key_pem:${String(r.id)}`,
+    aad: (r) => serverTlsKeyAad(String(r.id)),
   },
   // Operator sessions (migrations/0007_auth.sql): the ID token, kept for RP-initiated logout.
   {
     table: 'auth_sessions',
     column: 'id_token_sealed',
     idColumn: 'token_hash',
-    aad: () => 'auth_sessions.id_token_sealed',
+    aad: () => ID_TOKEN_AAD,
   },
 ];

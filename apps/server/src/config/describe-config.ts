@@ -1,7 +1,6 @@
-import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
 import { ConfigSchema, type Config } from './config-schema.js';
-import { envNameFor } from './load-config.js';
+import { CONFIG_LEAVES } from './load-config.js';
 import { checkSafety } from './safety.js';
 
 export interface SettingDoc {
@@ -19,28 +18,16 @@ function typeOf(s: { type?: string; anyOf?: Array<{ const?: unknown }>; format?:
 
 /** Every setting with its environment name, YAML path, type, default and description. */
 export function describeConfig(): SettingDoc[] {
-  const out: SettingDoc[] = [];
-  const walk = (schema: TSchema, path: string[]) => {
-    const s = schema as {
-      type?: string;
-      properties?: Record<string, TSchema>;
-      default?: unknown;
-      description?: string;
-    };
-    if (s.type === 'object' && s.properties) {
-      for (const [k, v] of Object.entries(s.properties)) walk(v, [...path, k]);
-      return;
-    }
-    out.push({
-      env: envNameFor(path),
+  return CONFIG_LEAVES.map(({ path, env, schema }) => {
+    const s = schema as { default?: unknown; description?: string };
+    return {
+      env,
       yamlPath: path.join('.'),
       type: typeOf(s as never),
       default: s.default === undefined ? '' : JSON.stringify(s.default),
       description: (s.description ?? '').replace(/\s+/g, ' ').trim(),
-    });
-  };
-  walk(ConfigSchema, []);
-  return out;
+    };
+  });
 }
 
 /**

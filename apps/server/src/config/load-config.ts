@@ -8,14 +8,14 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-type Leaf = { path: string[]; env: string; schema: TSchema };
+export type ConfigLeaf = { path: string[]; env: string; schema: TSchema };
 
 /** `keyProtection.masterKey` → `AMPORA_KEY_PROTECTION_MASTER_KEY`. */
 export function envNameFor(path: string[]): string {
   return 'AMPORA_' + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
 }
 
-function leaves(schema: TSchema, path: string[] = []): Leaf[] {
+function leaves(schema: TSchema, path: string[] = []): ConfigLeaf[] {
   const s = schema as { type?: string; properties?: Record<string, TSchema> };
   if (s.type === 'object' && s.properties) {
     return Object.entries(s.properties).flatMap(([k, v]) => leaves(v, [...path, k]));
@@ -23,7 +23,8 @@ function leaves(schema: TSchema, path: string[] = []): Leaf[] {
   return [{ path, env: envNameFor(path), schema }];
 }
 
-const LEAVES = leaves(ConfigSchema);
+/** Every setting, in schema order: what the environment can set, and what the docs list. */
+export const CONFIG_LEAVES = leaves(ConfigSchema);
 
 function coerce(raw: string, schema: TSchema, env: string): unknown {
   const type = (schema as { type?: string }).type;
@@ -70,13 +71,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     input = (parsed ?? {}) as Record<string, unknown>;
   }
 
-  const known = new Set(LEAVES.map((l) => l.env).concat('AMPORA_CONFIG_FILE'));
+  const known = new Set(CONFIG_LEAVES.map((l) => l.env).concat('AMPORA_CONFIG_FILE'));
   for (const name of Object.keys(env)) {
     if (name.startsWith('AMPORA_') && !known.has(name) && !known.has(name.replace(/__/g, '_'))) {
       throw new ConfigError(`${name}: unknown setting`);
     }
   }
-  for (const leaf of LEAVES) {
+  for (const leaf of CONFIG_LEAVES) {
     // `__` is accepted as the nesting separator too (AMPORA_OPAMP__MAX_MESSAGE_BYTES).
     const raw = env[leaf.env] ?? findDoubleUnderscore(env, leaf.env);
     if (raw !== undefined) setPath(input, leaf.path, coerce(raw, leaf.schema, leaf.env));

@@ -24,13 +24,13 @@ import {
   type AgentPeer,
   type HubEntry,
   type HubReply,
+  type HubStream,
 } from './hub-sessions.js';
 import { createHubTrust } from './hub-trust.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 import { buildRemoteConfig, configToResend, type RemoteConfigFiles } from './remote-config.js';
 import { SectionDeduper, sectionsToPatch } from './status-sections.js';
-
-export type { AgentPeer, HubReply };
+import { SERVER_FAILURE_MESSAGE, serverFailureReply } from './wire.js';
 
 export interface AgentHubDeps {
   db: Database;
@@ -47,12 +47,9 @@ export interface AgentHubDeps {
   retryAfterSeconds: number;
   /** The OpAMP URL agents should use, per transport; never empty in an offer (N-9). */
   opampEndpoint: (transport: 'websocket' | 'http') => string;
-  heartbeatIntervalSeconds: number;
   /** A WebSocket that enrolled with a token is closed this long after it got its certificate. */
   enrollmentGraceMs?: number;
 }
-
-export type { RemoteConfigFiles };
 
 export type AssignResult =
   | { status: 'pushed' | 'queued' | 'stored' }
@@ -66,9 +63,9 @@ export type AssignResult =
  * a connection proving that agent's identity, so no agent can take over another's session.
  */
 export function createAgentHub(deps: AgentHubDeps) {
-  const sessions = createHubSessions(deps);
   /** Live WebSocket streams and what they proved, so a revocation can close them at once. */
-  const streams = new Map<AgentPeer, { admitted: Admitted; identity?: AgentIdentity }>();
+  const streams = new Map<AgentPeer, HubStream>();
+  const sessions = createHubSessions({ ...deps, streams });
   const trust = createHubTrust({ ...deps, sessions, streams, pushLater });
 
   type AssignmentRow = Awaited<ReturnType<typeof getAssignmentsByUid>>[number];
@@ -84,17 +81,18 @@ export function createAgentHub(deps: AgentHubDeps) {
   function newEntry(
     admitted: Admitted,
     uid: Uint8Array,
+    uidHex: string,
     peer: AgentPeer,
     identity?: AgentIdentity,
   ): HubEntry {
-    const uidHex = hexOf(uid);
     const key = keyOf(admitted.tenantId, uidHex);
     const serverCapabilities = trust.attached
       ? deps.sessionConfig.serverCapabilities | ServerCapability.AcceptsConnectionSettingsRequest
       : deps.sessionConfig.serverCapabilities;
     const session = createAgentSession({
       config: { ...deps.sessionConfig, serverCapabilities, transport: peer.transport },
-      instanceUid: uid,
+      // Decoded bytes fields are views into the whole message buffer: the copy keeps only the uid.
+      instanceUid: uid.slice(),
       stored: sessions.storedState(key),
       now: () => deps.clock.now().getTime(),
       newInstanceUid: deps.newInstanceUid,
@@ -151,24 +149,24 @@ export function createAgentHub(deps: AgentHubDeps) {
     const first = entry.lastMessageAt === 0;
     entry.lastMessageAt = now.getTime();
 
-    if (
-      first &&
-      !entry.identity &&
-      !entry.enrolling &&
-      (await trust.isBoundUid(entry.tenantId, entry.uidHex))
-    ) {
-      sessions.detach(entry, { keepState: false });
-      return trust.refuseImpersonation(
-        entry.admitted,
-        msg,
-        entry.uidHex,
-        entry.peer,
-        'this instance_uid belongs to an enrolled agent; connect with its client certificate',
-      );
-    }
-
-    const inbound = entry.session.receive(msg);
+    let inbound: Inbound | undefined;
     try {
+      if (
+        first &&
+        !entry.identity &&
+        !entry.enrolling &&
+        (await trust.isBoundUid(entry.tenantId, entry.uidHex))
+      ) {
+        sessions.detach(entry, { keepState: false });
+        return trust.refuseImpersonation(
+          entry.admitted,
+          msg,
+          entry.uidHex,
+          entry.peer,
+          'this instance_uid belongs to an enrolled agent; connect with its client certificate',
+        );
+      }
+      inbound = entry.session.receive(msg);
       return await afterReceive(entry, msg, inbound, now, first);
     } catch (err) {
       // A failure of ours (the database is away, say) must not leave the session waiting for a
@@ -179,11 +177,9 @@ export function createAgentHub(deps: AgentHubDeps) {
       );
       deps.metrics.framesRejected.inc({ reason: 'server_error' });
       return {
-        reply: inbound.reject(
-          'unavailable',
-          'the server could not process this message; retry later',
-          deps.retryAfterSeconds * 1000,
-        ),
+        reply: inbound
+          ? inbound.reject('unavailable', SERVER_FAILURE_MESSAGE, deps.retryAfterSeconds * 1000)
+          : serverFailureReply(msg.instanceUid, deps.retryAfterSeconds),
       };
     }
   }
@@ -266,15 +262,30 @@ export function createAgentHub(deps: AgentHubDeps) {
       trust.attach(t);
     },
 
-    has(tenantId: string, uid: Uint8Array) {
-      return sessions.get(keyOf(tenantId, hexOf(uid))) !== undefined;
+    /**
+     * Unavailable for a message from an agent without a session here once `limits.maxSessions` agents
+     * have one; checked per message, since one stream may carry a new agent later (A-2).
+     */
+    sessionLimitReply(
+      tenantId: string,
+      uid: Uint8Array,
+      limits: { maxSessions: number; retryAfterSeconds: number },
+    ): ServerToAgent | undefined {
+      if (sessions.size < limits.maxSessions || sessions.get(keyOf(tenantId, hexOf(uid)))) return undefined;
+      deps.metrics.connectionsRefused.inc({ reason: 'max_sessions' });
+      return errorResponse(
+        uid,
+        'unavailable',
+        'server is at its session limit',
+        limits.retryAfterSeconds * 1000,
+      );
     },
 
     /** A WebSocket stream was admitted; remembered so that a revocation can close it before it speaks. */
     streamOpened(peer: AgentPeer, admitted: Admitted) {
       streams.set(peer, {
-        admitted,
         identity: admitted.agent.kind === 'certificate' ? admitted.agent.identity : undefined,
+        entries: new Set(),
       });
     },
 
@@ -284,12 +295,13 @@ export function createAgentHub(deps: AgentHubDeps) {
      */
     handle(admitted: Admitted, msg: ValidAgentToServer, peer: AgentPeer): Promise<HubReply> {
       const tenantId = admitted.tenantId;
+      const uidHex = hexOf(msg.instanceUid);
       // A stream that redeemed its token speaks for the identity it created, and for nothing else.
       const identity =
         admitted.agent.kind === 'certificate' ? admitted.agent.identity : streams.get(peer)?.identity;
       if (identity) {
         // The identity is the certificate; the uid the message claims must be the one bound to it.
-        if (hexOf(msg.instanceUid) !== identity.instanceUidHex) {
+        if (uidHex !== identity.instanceUidHex) {
           return Promise.resolve(
             trust.refuseImpersonation(
               admitted,
@@ -308,10 +320,9 @@ export function createAgentHub(deps: AgentHubDeps) {
           });
         }
         // Nothing is touched before the token is redeemed: the enrollment session stands alone.
-        return queue(newEntry(admitted, msg.instanceUid, peer), msg);
+        return queue(newEntry(admitted, msg.instanceUid, uidHex, peer), msg);
       }
 
-      const uidHex = hexOf(msg.instanceUid);
       const key = keyOf(tenantId, uidHex);
       const principalKey = principalKeyOf(identity);
       let entry = sessions.get(key);
@@ -336,7 +347,7 @@ export function createAgentHub(deps: AgentHubDeps) {
         entry = undefined;
       }
       if (!entry) {
-        entry = newEntry(admitted, msg.instanceUid, peer, identity);
+        entry = newEntry(admitted, msg.instanceUid, uidHex, peer, identity);
         sessions.register(entry, 'agent reconnected on another stream');
       }
       entry.admitted = admitted;
@@ -348,9 +359,11 @@ export function createAgentHub(deps: AgentHubDeps) {
 
     /** The stream closed: every agent on it is disconnected (C-5). */
     streamClosed(peer: AgentPeer) {
+      const stream = streams.get(peer);
       streams.delete(peer);
       const at = deps.clock.now();
-      for (const e of sessions.all()) if (e.peer === peer) sessions.release(e, at);
+      // Releasing an entry takes it out of the set being walked.
+      for (const e of [...(stream?.entries ?? [])]) sessions.release(e, at);
     },
 
     /**

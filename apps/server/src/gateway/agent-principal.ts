@@ -1,5 +1,4 @@
 import type { ConnectionSettingsOffers, ConnectionSettingsStatus, ValidAgentToServer } from '@ampora/opamp';
-import type { AgentPeer } from './agent-hub.js';
 
 /** An enrolled agent, as proven by the client certificate it presented. */
 export interface AgentIdentity {
@@ -68,7 +67,7 @@ export interface AgentTrust {
   /** Server-initiated renewal: a new key for server-keyed agents, the same key re-certified for CSR agents. */
   renew(admitted: Admitted, identity: AgentIdentity): Promise<ConnectionSettingsOffers | undefined>;
   /** The certificate section every OpAMP settings offer to this identity must carry (N-8). */
-  currentCertificate(identity: AgentIdentity): { cert: Uint8Array; caCert: Uint8Array } | undefined;
+  currentCertificate(identity: AgentIdentity): { certPem: string; caPem: string } | undefined;
   /** CA certificates agents need to keep verifying the server, when the server offers them. */
   serverCaPem(): string | undefined;
   /** True when an enrolled identity holds this uid; anonymous agents may not use it. */
@@ -78,5 +77,3 @@ export interface AgentTrust {
   /** The agent reported the outcome of a connection-settings offer. */
   settingsStatus(admitted: Admitted, identity: AgentIdentity, status: ConnectionSettingsStatus): void;
 }
-
-export type { AgentPeer };

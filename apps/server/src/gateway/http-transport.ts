@@ -2,29 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip, gzipSync } from 'node:zlib';
 import {
   badRequestFor,
-  create,
   decodeAgentToServer,
   errorResponse,
-  ServerToAgentSchema,
   uuidFromString,
   type ServerToAgent,
 } from '@ampora/opamp';
-import type { Logger } from '../observability/logger.js';
-import type { AgentHub, AgentPeer, HubReply } from './agent-hub.js';
 import type { Admitted } from './agent-principal.js';
-import type { OpampMetrics } from './opamp-metrics.js';
-import { encodeServerToAgent } from './wire.js';
+import type { AgentPeer, HubReply } from './hub-sessions.js';
+import { encodeServerToAgent, serverFailureReply, type TransportDeps } from './wire.js';
 
 export const PROTOBUF = 'application/x-protobuf';
-
-export interface HttpTransportDeps {
-  hub: AgentHub;
-  logger: Logger;
-  metrics: OpampMetrics;
-  maxMessageBytes: number;
-  maxSessions: number;
-  retryAfterSeconds: number;
-}
 
 class TooLarge extends Error {}
 
@@ -63,7 +50,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  * OpAMP over plain HTTP: one POST, one ServerToAgent (T-23). Offers wait for the next poll (S-12).
  * Errors that the protocol can carry travel as a protobuf ServerErrorResponse with the HTTP status.
  */
-export function createHttpTransport(deps: HttpTransportDeps) {
+export function createHttpTransport(deps: TransportDeps) {
   function respond(
     req: IncomingMessage,
     res: ServerResponse,
@@ -71,14 +58,7 @@ export function createHttpTransport(deps: HttpTransportDeps) {
     msg: ServerToAgent,
     headers: Record<string, string> = {},
   ) {
-    let body: Uint8Array | undefined = encodeServerToAgent(msg, deps.maxMessageBytes);
-    if (!body) {
-      deps.metrics.outboundDropped.inc();
-      body = encodeServerToAgent(
-        create(ServerToAgentSchema, { instanceUid: msg.instanceUid }),
-        deps.maxMessageBytes,
-      )!;
-    }
+    const body = encodeServerToAgent(msg, deps);
     const out: Record<string, string | number> = { 'content-type': PROTOBUF, ...headers };
     let payload = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     if (/\bgzip\b/i.test(String(req.headers['accept-encoding'] ?? '')) && payload.length > 512) {
@@ -140,16 +120,9 @@ export function createHttpTransport(deps: HttpTransportDeps) {
       return;
     }
     const msg = decoded.msg;
-    if (!deps.hub.has(tenantId, msg.instanceUid) && deps.hub.size >= deps.maxSessions) {
-      deps.metrics.connectionsRefused.inc({ reason: 'max_sessions' });
-      const retry = deps.retryAfterSeconds;
-      respond(
-        req,
-        res,
-        503,
-        errorResponse(msg.instanceUid, 'unavailable', 'server is at its session limit', retry * 1000),
-        { 'retry-after': String(retry) },
-      );
+    const full = deps.hub.sessionLimitReply(tenantId, msg.instanceUid, deps);
+    if (full) {
+      respond(req, res, 503, full, { 'retry-after': String(deps.retryAfterSeconds) });
       return;
     }
     const peer: AgentPeer = { transport: 'http', remoteAddress: admitted.remoteAddress };
@@ -157,18 +130,10 @@ export function createHttpTransport(deps: HttpTransportDeps) {
     try {
       handled = await deps.hub.handle(admitted, msg, peer);
     } catch (err) {
-      // A failure of ours before the session took the message: nothing was processed, so the
-      // agent retries later (HTTP agents honour Retry-After).
+      // The hub answers its own failures; this is the last resort for one before it took the message.
       deps.logger.error({ err, remoteAddress: admitted.remoteAddress }, 'OpAMP poll could not be processed');
       deps.metrics.framesRejected.inc({ reason: 'server_error' });
-      handled = {
-        reply: errorResponse(
-          msg.instanceUid,
-          'unavailable',
-          'the server could not process this message; retry later',
-          deps.retryAfterSeconds * 1000,
-        ),
-      };
+      handled = { reply: serverFailureReply(msg.instanceUid, deps.retryAfterSeconds) };
     }
     const { reply, close } = handled;
     if (close) res.setHeader('connection', 'close');

@@ -20,6 +20,13 @@ export interface HubReply {
   close?: { code: number; reason: string };
 }
 
+/** A live WebSocket stream: the identity it proved (or created by enrolling) and the agents it carries. */
+export interface HubStream {
+  identity?: AgentIdentity;
+  /** Kept by the sessions, so that closing a stream touches only its own agents. */
+  entries: Set<HubEntry>;
+}
+
 /** One agent's live session on this instance. */
 export interface HubEntry {
   key: string;
@@ -56,12 +63,20 @@ export const principalKeyOf = (identity: AgentIdentity | undefined) =>
  * gauge kept in step (rather than walking the map on every change) and the protocol state of ended
  * sessions kept, so a reconnecting agent may go on compressing (A-8).
  */
-export function createHubSessions(deps: { metrics: OpampMetrics; buffer: AgentStateBuffer }) {
+export function createHubSessions(deps: {
+  metrics: OpampMetrics;
+  buffer: AgentStateBuffer;
+  streams: ReadonlyMap<AgentPeer, HubStream>;
+}) {
   const entries = new Map<string, HubEntry>();
   const protocolStates = new Map<string, AgentProtocolState>();
   const live = { websocket: 0, http: 0 };
 
   function track(entry: HubEntry, delta: 1 | -1) {
+    // HTTP peers have no stream record.
+    const onStream = deps.streams.get(entry.peer)?.entries;
+    if (delta === 1) onStream?.add(entry);
+    else onStream?.delete(entry);
     live[entry.peer.transport] += delta;
     deps.metrics.activeSessions.set({ transport: entry.peer.transport }, live[entry.peer.transport]);
   }

@@ -1,4 +1,12 @@
-import { AgentCapability, errorResponse, has, type Inbound, type ValidAgentToServer } from '@ampora/opamp';
+import {
+  AgentCapability,
+  DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+  errorResponse,
+  has,
+  type Inbound,
+  type SessionConfig,
+  type ValidAgentToServer,
+} from '@ampora/opamp';
 import type { Logger } from '../observability/logger.js';
 import type { Admitted, AgentIdentity, AgentTrust } from './agent-principal.js';
 import { opampOffer } from './connection-offers.js';
@@ -9,6 +17,7 @@ import {
   type HubEntry,
   type HubReply,
   type HubSessions,
+  type HubStream,
 } from './hub-sessions.js';
 import type { OpampMetrics } from './opamp-metrics.js';
 
@@ -16,12 +25,12 @@ export interface HubTrustDeps {
   logger: Logger;
   metrics: OpampMetrics;
   sessions: HubSessions;
-  /** Live WebSocket streams and the identity each proved (or created by enrolling). */
-  streams: Map<AgentPeer, { admitted: Admitted; identity?: AgentIdentity }>;
+  /** Live WebSocket streams. */
+  streams: ReadonlyMap<AgentPeer, HubStream>;
   /** Pushes whatever is pending to a WebSocket agent, between two of its messages. */
   pushLater: (entry: HubEntry) => void;
   opampEndpoint: (transport: 'websocket' | 'http') => string;
-  heartbeatIntervalSeconds: number;
+  sessionConfig: Pick<SessionConfig, 'heartbeatIntervalSeconds'>;
   enrollmentGraceMs?: number;
 }
 
@@ -164,11 +173,9 @@ export function createHubTrust(deps: HubTrustDeps) {
         kind: 'connectionSettings',
         connectionSettings: opampOffer({
           destinationEndpoint: deps.opampEndpoint(entry.peer.transport),
-          heartbeatIntervalSeconds: deps.heartbeatIntervalSeconds,
-          certificate: certificate && {
-            certPem: Buffer.from(certificate.cert).toString(),
-            caPem: Buffer.from(certificate.caCert).toString(),
-          },
+          heartbeatIntervalSeconds:
+            deps.sessionConfig.heartbeatIntervalSeconds ?? DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+          certificate,
           serverCaPem: identity ? trust?.serverCaPem() : undefined,
         }),
       });

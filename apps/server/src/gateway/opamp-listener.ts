@@ -15,6 +15,12 @@ export type AgentAdmission =
 
 export type AuthenticateAgent = (req: IncomingMessage) => Promise<AgentAdmission>;
 
+/** The connection's User-Agent as sessions and audit events record it: capped, as agents send anything. */
+export function agentUserAgent(req: IncomingMessage): string | null {
+  const value = req.headers['user-agent'];
+  return typeof value === 'string' ? value.slice(0, 512) : null;
+}
+
 export interface OpampListenerDeps {
   hub: AgentHub;
   logger: Logger;
@@ -109,8 +115,7 @@ export function createOpampListener(deps: OpampListenerDeps) {
       agent: a.agent ?? { kind: 'anonymous' },
       transport,
       remoteAddress: req.socket.remoteAddress ?? '',
-      userAgent:
-        typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 512) : null,
+      userAgent: agentUserAgent(req),
     };
   }
 

@@ -8,10 +8,10 @@ import {
   EffectiveConfigSchema,
   PackageStatusesSchema,
   RemoteConfigStatusSchema,
+  configMapHash,
   toBinary,
   type AgentDescription,
   type AnyValue,
-  type EffectiveConfig,
   type StatusSections,
 } from '@ampora/opamp';
 import { toJson, type DescMessage } from '@bufbuild/protobuf';
@@ -50,18 +50,6 @@ function flattenAttributes(d: AgentDescription): Record<string, string> {
     if (s !== undefined) out[kv.key] = s;
   }
   return out;
-}
-
-/** SHA-256 over the config files in name order: the same files always give the same hash. */
-export function effectiveConfigHash(ec: EffectiveConfig): string {
-  const h = createHash('sha256');
-  const files = ec.configMap?.configMap ?? {};
-  for (const name of Object.keys(files).sort()) {
-    const f = files[name]!;
-    h.update(`${name.length}:${name}${f.contentType.length}:${f.contentType}${f.body.length}:`);
-    h.update(f.body);
-  }
-  return h.digest('hex');
 }
 
 /**
@@ -107,7 +95,7 @@ export function sectionsToPatch(base: AgentStatePatch, sections: StatusSections)
   if (sections.effectiveConfig) {
     patch.effectiveConfig = {
       json: json('effectiveConfig'),
-      hash: effectiveConfigHash(sections.effectiveConfig),
+      hash: configMapHash(sections.effectiveConfig.configMap),
     };
   }
   if (sections.remoteConfigStatus) patch.remoteConfigStatus = json('remoteConfigStatus');

@@ -3,35 +3,21 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
   badRequestFor,
-  create,
   decodeAgentToServer,
   decodeFrame,
   errorResponse,
-  ServerToAgentSchema,
   type ServerToAgent,
 } from '@ampora/opamp';
-import type { Logger } from '../observability/logger.js';
-import type { AgentHub, AgentPeer } from './agent-hub.js';
 import type { Admitted } from './agent-principal.js';
-import type { OpampMetrics } from './opamp-metrics.js';
-import { encodeServerToAgent, frame } from './wire.js';
-
-export interface WsTransportDeps {
-  hub: AgentHub;
-  logger: Logger;
-  metrics: OpampMetrics;
-  maxMessageBytes: number;
-  /** Agents (on both transports) beyond which a new agent's first message is answered Unavailable. */
-  maxSessions: number;
-  retryAfterSeconds: number;
-}
+import type { AgentPeer } from './hub-sessions.js';
+import { encodeServerToAgent, frame, serverFailureReply, type TransportDeps } from './wire.js';
 
 /**
  * OpAMP over WebSocket. The upgrade has already been admitted and authenticated by the listener;
  * this side frames, validates and answers. The server never speaks first (every push follows at
  * least one message of the agent), and one bad message never ends the stream.
  */
-export function createWsTransport(deps: WsTransportDeps) {
+export function createWsTransport(deps: TransportDeps) {
   const wss = new WebSocketServer({
     noServer: true,
     // The header varint is one byte for 0; a larger frame is over the limit (T-10). `ws` closes with 1009 (T-12).
@@ -54,24 +40,7 @@ export function createWsTransport(deps: WsTransportDeps) {
 
     function send(msg: ServerToAgent) {
       if (ws.readyState !== ws.OPEN) return;
-      const bytes = encodeServerToAgent(msg, deps.maxMessageBytes);
-      if (!bytes) {
-        deps.metrics.outboundDropped.inc();
-        deps.logger.warn(
-          { agent: Buffer.from(msg.instanceUid).toString('hex') },
-          'outbound message over the size limit dropped',
-        );
-        ws.send(
-          frame(
-            encodeServerToAgent(
-              create(ServerToAgentSchema, { instanceUid: msg.instanceUid }),
-              deps.maxMessageBytes,
-            )!,
-          ),
-        );
-        return;
-      }
-      ws.send(frame(bytes));
+      ws.send(frame(encodeServerToAgent(msg, deps)));
     }
 
     function refuse(reason: string, msg: ServerToAgent) {
@@ -83,7 +52,12 @@ export function createWsTransport(deps: WsTransportDeps) {
     async function onMessage(data: RawData, isBinary: boolean) {
       const started = process.hrtime.bigint();
       deps.metrics.framesReceived.inc({ transport: 'websocket' });
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      // `ws` hands over a Buffer (binaryType nodebuffer); copying every frame would be wasted work.
+      const buf = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       if (!isBinary) {
         refuse('text_frame', errorResponse(lastUid, 'bad_request', 'OpAMP messages must be binary frames')); // T-8
         return;
@@ -98,14 +72,12 @@ export function createWsTransport(deps: WsTransportDeps) {
         refuse(decoded.reason, badRequestFor(decoded, lastUid));
         return;
       }
-      lastUid = decoded.msg.instanceUid;
+      // Decoded bytes fields are views into the frame: a copy keeps only the uid alive, not the message.
+      lastUid = decoded.msg.instanceUid.slice();
       // The upgrade was checked against the limit, but one stream may carry a new agent later (A-2).
-      if (!deps.hub.has(admitted.tenantId, decoded.msg.instanceUid) && deps.hub.size >= deps.maxSessions) {
-        deps.metrics.connectionsRefused.inc({ reason: 'max_sessions' });
-        const retryMs = deps.retryAfterSeconds * 1000;
-        send(
-          errorResponse(decoded.msg.instanceUid, 'unavailable', 'server is at its session limit', retryMs),
-        );
+      const full = deps.hub.sessionLimitReply(admitted.tenantId, decoded.msg.instanceUid, deps);
+      if (full) {
+        send(full);
         return;
       }
       const { reply, close } = await deps.hub.handle(admitted, decoded.msg, peer);
@@ -128,14 +100,7 @@ export function createWsTransport(deps: WsTransportDeps) {
         .catch((err) => {
           deps.logger.error({ err, remoteAddress }, 'OpAMP message could not be processed');
           deps.metrics.framesRejected.inc({ reason: 'server_error' });
-          send(
-            errorResponse(
-              lastUid,
-              'unavailable',
-              'the server could not process this message; retry later',
-              deps.retryAfterSeconds * 1000,
-            ),
-          );
+          send(serverFailureReply(lastUid, deps.retryAfterSeconds));
         });
     });
     ws.on('error', (err: Error & { code?: string }) => {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { cursorText, decodeIdCursor, encodeCursor, encodeIdCursor, invalidCursor } from './cursor.js';
+import {
+  cursorText,
+  decodeIdCursor,
+  decodeTimeIdCursor,
+  encodeCursor,
+  encodeIdCursor,
+  encodeTimeIdCursor,
+  invalidCursor,
+} from './cursor.js';
 import { HttpProblem } from './problem.js';
 
 const ID = '0190f0f0-0000-7000-8000-000000000000';
@@ -39,5 +47,27 @@ describe('opaque cursors', () => {
       type: 'bad-request',
       detail: 'cursor is not valid',
     });
+  });
+
+  it('round-trip a time and id cursor', () => {
+    const at = new Date('2026-01-02T03:04:05.678Z');
+    expect(decodeTimeIdCursor(encodeTimeIdCursor(at, ID))).toEqual({ at, id: ID });
+  });
+
+  it.each([
+    ['garbage', '!!'],
+    ['an id cursor', encodeIdCursor(ID)],
+    ['a bad time', encodeCursor(`yesterday|${ID}`)],
+    ['a bad id', encodeCursor('2026-01-02T03:04:05.678Z|not-a-uuid')],
+    ['an extra part', encodeCursor(`2026-01-02T03:04:05.678Z|${ID}|x`)],
+  ])('refuse %s as a time and id cursor', (_name, cursor) => {
+    let thrown: unknown;
+    try {
+      decodeTimeIdCursor(cursor);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(HttpProblem);
+    expect(thrown).toMatchObject({ status: 400, detail: 'cursor is not valid' });
   });
 });

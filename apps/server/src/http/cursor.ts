@@ -1,3 +1,4 @@
+import { isUuid } from '@ampora/db';
 import { problems } from './problem.js';
 
 /**
@@ -30,4 +31,16 @@ export function decodeIdCursor(cursor: string): string {
   const id = cursorText(cursor);
   if (!ID_SHAPE.test(id)) throw invalidCursor();
   return id;
+}
+
+/** A keyset cursor over (time, uuid), for newest-first lists: the last row of the previous page. */
+export function encodeTimeIdCursor(at: Date, id: string): string {
+  return encodeCursor(`${at.toISOString()}|${id}`);
+}
+
+export function decodeTimeIdCursor(cursor: string): { at: Date; id: string } {
+  const [time, id, extra] = cursorText(cursor).split('|');
+  const at = new Date(time ?? '');
+  if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(at.getTime())) throw invalidCursor();
+  return { at, id };
 }

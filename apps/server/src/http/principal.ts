@@ -1,13 +1,14 @@
 import type { FastifyRequest } from 'fastify';
+import { decide, type Decision, type PrincipalKind, type Role } from '@ampora/authz';
 import { DEFAULT_TENANT_ID } from '@ampora/db';
 import { problems } from './problem.js';
 import type { AccessControl } from './route-access.js';
 
-export type Role = 'viewer' | 'operator' | 'admin';
+export type { Role };
 
 /** Who is calling, resolved by authentication before any handler runs. */
 export interface Principal {
-  kind: 'user' | 'pat' | 'agent' | 'peer' | 'system';
+  kind: PrincipalKind;
   id: string;
   name: string;
   tenantId: string;
@@ -30,6 +31,22 @@ declare module 'fastify' {
 export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw problems.unauthorized();
   return request.principal;
+}
+
+/**
+ * Whether the caller may take `action` on this server, given the request it made (a PAT reaches
+ * only the endpoints it was limited to). Installation-scoped actions belong to the default
+ * tenant, the installation's own.
+ */
+export function decideFor(
+  principal: Principal,
+  action: string,
+  request?: { method: string; path: string },
+): Decision {
+  return decide(principal, action, {
+    ...(request ? { request } : {}),
+    installationTenantId: DEFAULT_TENANT_ID,
+  });
 }
 
 /**

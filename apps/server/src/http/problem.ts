@@ -68,8 +68,6 @@ export function installProblemHandlers(app: FastifyInstance) {
       (error as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
     ) {
       problem = problems.badRequest('body is not valid JSON');
-    } else if ((error as FastifyError).statusCode === 429) {
-      problem = problems.tooManyRequests(Number(reply.getHeader('retry-after') ?? 1));
     } else if ((error as FastifyError).statusCode && (error as FastifyError).statusCode! < 500) {
       problem = new HttpProblem((error as FastifyError).statusCode!, 'bad-request', 'Bad request');
     } else {

@@ -8,6 +8,8 @@ import { resolveMasterKey } from './master-key.js';
 export interface KeyedDatabase {
   keys: KeyProtector;
   database: DatabaseRuntime;
+  /** The master key was already checked against the database's canary, before migrations. */
+  canaryVerified: boolean;
 }
 
 /**
@@ -17,14 +19,17 @@ export interface KeyedDatabase {
  */
 export async function openKeyedDatabase(config: Config, logger: Logger): Promise<KeyedDatabase> {
   const keys = createKeys(await resolveMasterKey(config, logger));
+  let canaryVerified = false;
   const database = await openDatabase(
     config,
     {
       appRolePassword: keys.deriveSecret('db-app-role').toString('hex'),
       // A wrong master key is reported before migrations reset the app role's password from it.
-      beforeMigrate: (owner) => precheckMasterKey(owner, keys, logger),
+      beforeMigrate: async (owner) => {
+        canaryVerified = await precheckMasterKey(owner, keys, logger);
+      },
     },
     logger,
   );
-  return { keys, database };
+  return { keys, database, canaryVerified };
 }

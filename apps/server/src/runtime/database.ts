@@ -76,17 +76,19 @@ export async function openDatabase(
 
   const owner = createDatabase(ownerUrl, { max: 1, applicationName: 'ampora-migrate' });
   try {
-    await secrets.beforeMigrate?.(owner);
-    const applied = await migrateToLatest(owner, {
-      appRolePassword: config.database.appUrl ? undefined : secrets.appRolePassword,
-    });
-    logger.info({ applied }, applied.length ? 'migrations applied' : 'database schema is up to date');
+    // The owner pool is closed before a failure stops the embedded cluster under it.
+    try {
+      await secrets.beforeMigrate?.(owner);
+      const applied = await migrateToLatest(owner, {
+        appRolePassword: config.database.appUrl ? undefined : secrets.appRolePassword,
+      });
+      logger.info({ applied }, applied.length ? 'migrations applied' : 'database schema is up to date');
+    } finally {
+      await owner.destroy().catch(() => {});
+    }
   } catch (err) {
-    await owner.destroy();
     await stopEmbedded?.();
     throw err;
-  } finally {
-    await owner.destroy().catch(() => {});
   }
 
   const appUrl = config.database.appUrl ?? withCredentials(ownerUrl, APP_ROLE, secrets.appRolePassword);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_TENANT_ID, type Clock, type Database, type IdSource } from '@ampora/db';
-import { ServerCapability, combine, uuidV7 } from '@ampora/opamp';
+import { ServerCapability, combine, createUuidV7Source } from '@ampora/opamp';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { createAgentHub } from '../gateway/agent-hub.js';
@@ -67,11 +67,10 @@ export function createGatewayCore(d: GatewayCoreDeps) {
       heartbeatIntervalSeconds: d.config.opamp.heartbeatIntervalSeconds,
       heartbeatWindowSeconds: d.config.opamp.heartbeatWindowSeconds,
     },
-    newInstanceUid: () => uuidV7(d.clock.now().getTime(), randomBytes(10)),
+    newInstanceUid: createUuidV7Source({ now: () => d.clock.now().getTime(), randomBytes }),
     httpIdleMs: d.config.opamp.heartbeatWindowSeconds * 1000,
     maxPendingWrites: 200_000,
     retryAfterSeconds: d.config.opamp.retryAfterSeconds,
-    heartbeatIntervalSeconds: d.config.opamp.heartbeatIntervalSeconds,
     opampEndpoint: (transport) => opampEndpoint(d.config, transport, d.opampPort(), d.tls()),
     enrollmentGraceMs: d.config.enrollment.bootstrapSessionGraceSeconds * 1000,
   });

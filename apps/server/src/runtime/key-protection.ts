@@ -22,11 +22,7 @@ export function createKeys(master: MasterKeyMaterial): KeyProtector {
  * canary. A mismatch stops the server before it reads or writes any protected value.
  */
 export async function checkMasterKey(db: Database, keys: KeyProtector, clock: Clock, logger: Logger) {
-  const row = await db
-    .selectFrom('key_protection_state')
-    .select(['canary', 'key_id'])
-    .where('id', '=', 1)
-    .executeTakeFirst();
+  const row = await readCanary(db);
   if (!row) {
     const canary = await keys.keyCheck();
     await db
@@ -71,16 +67,18 @@ async function readCanary(db: Database) {
 
 /**
  * The same comparison before migrations, on an existing database only (a new one has no canary
- * table yet). Writes nothing.
+ * table yet). Writes nothing. Resolves true when it found and verified the canary: migrations never
+ * remove it, so the check after them (which seals the first canary) has nothing left to do.
  */
 export async function precheckMasterKey(owner: Database, keys: KeyProtector, logger: Logger) {
   const exists = await sql<{
     t: string | null;
   }>`select to_regclass('public.key_protection_state')::text as t`.execute(owner);
-  if (!exists.rows[0]?.t) return;
+  if (!exists.rows[0]?.t) return false;
   const row = await readCanary(owner);
-  if (!row) return;
+  if (!row) return false;
   await verifyCanary(row, keys, logger);
+  return true;
 }
 
 /** After a rewrap, the canary moves to the current key. */

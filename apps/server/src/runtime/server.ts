@@ -29,7 +29,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
   for (const warning of safety.warnings) logger.warn(`UNSAFE SETTING: ${warning}`);
 
-  const { keys, database } = await openKeyedDatabase(config, logger);
+  const { keys, database, canaryVerified } = await openKeyedDatabase(config, logger);
   const stack: Array<() => Promise<void> | void> = [() => database.close()];
   const unwind = async () => {
     for (const fn of stack.splice(0).reverse()) await fn();
@@ -39,7 +39,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const { db } = database;
     const clock = systemClock;
     const ids = uuidv7Ids;
-    await checkMasterKey(db, keys, clock, logger);
+    // A new database gets its first canary here, once migrations have created the table.
+    if (!canaryVerified) await checkMasterKey(db, keys, clock, logger);
     await markAllDisconnected(db, clock.now());
 
     const ports = { http: config.http.port, opamp: config.opamp.port, tls: false };
@@ -81,6 +82,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
     const accessControl =
       pick('accessControl') ?? (config.api.insecureNoAuth ? insecureLocalAccess : undefined);
+    const isReady = await migrationsComplete(db);
     const http = await build({
       config,
       db,
@@ -88,7 +90,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       metrics,
       clock,
       ids,
-      isReady: () => migrationsComplete(db),
+      isReady,
       modules: modules.flatMap((m) => (m.routes ? [m.routes] : [])),
       access: accessControl ? () => accessControl : undefined,
     });

@@ -45,10 +45,24 @@ export interface AuditCheckpointsTable {
   signature: Fixed<Buffer>;
 }
 
+/** Install-wide: one key signs the checkpoints of every tenant. Rows are never deleted. */
+export interface AuditSigningKeysTable {
+  key_id: string;
+  algorithm: 'ed25519';
+  /** SubjectPublicKeyInfo DER. */
+  public_key: Buffer;
+  /** PKCS#8 DER, sealed by the key protector. */
+  private_key: string;
+  status: 'active' | 'retired';
+  created_at: Date;
+  retired_at: Date | null;
+}
+
 export interface AuditTables {
   audit_events: AuditEventsTable;
   /** Written only by the `audit_retention_sweep` database function. */
   audit_events_archive: AuditEventsTable;
   audit_chain_heads: AuditChainHeadsTable;
   audit_checkpoints: AuditCheckpointsTable;
+  audit_signing_keys: AuditSigningKeysTable;
 }

@@ -21,7 +21,12 @@ export interface Workdir {
   remove(): void;
 }
 
-export function workdir(): Workdir {
+export interface WorkdirOptions {
+  /** Kill an openssl run that takes longer (e.g. one left waiting on a server that never answers). */
+  timeoutMs?: number;
+}
+
+export function workdir(options: WorkdirOptions = {}): Workdir {
   const dir = mkdtempSync(join(tmpdir(), 'ampora-pki-'));
   return {
     dir,
@@ -32,7 +37,11 @@ export function workdir(): Workdir {
       return file;
     },
     openssl(...args) {
-      const result = spawnSync('/usr/bin/openssl', args, { cwd: dir, encoding: 'utf8' });
+      const result = spawnSync('/usr/bin/openssl', args, {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: options.timeoutMs,
+      });
       if (result.error) throw result.error;
       return {
         status: result.status ?? -1,

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { withTenant, type Database, type IdSource, type Tx } from '@ampora/db';
+import { tenantIds } from '../../runtime/scheduled-jobs.js';
 import type { AgentStatePatch } from './agent-state.js';
 
 /**
@@ -152,8 +153,7 @@ export function setRemoteConfig(tx: Tx, id: string, config: unknown, hash: strin
 /** At start-up nothing is connected to this instance yet; rows left "connected" by a crash are stale. */
 export async function markAllDisconnected(db: Database, now: Date) {
   // Runs per tenant because RLS hides other tenants' rows from the app role.
-  const tenants = await db.selectFrom('tenants').select('id').execute();
-  for (const { id } of tenants) {
+  for (const id of await tenantIds(db)) {
     await withTenant(db, id, (tx) =>
       tx
         .updateTable('agents')

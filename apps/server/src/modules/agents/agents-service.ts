@@ -1,4 +1,4 @@
-import { agentCapabilityNames, AgentCapability, type AgentCapabilityName } from '@ampora/opamp';
+import { agentCapabilityNames, AgentCapability, uuidToString, type AgentCapabilityName } from '@ampora/opamp';
 import { withTenant, type Database } from '@ampora/db';
 import { decodeIdCursor, encodeIdCursor } from '../../http/cursor.js';
 import { problems } from '../../http/problem.js';
@@ -16,37 +16,15 @@ export interface ListQuery {
   limit: number;
 }
 
-type Row = NonNullable<Awaited<ReturnType<typeof getAgent>>>;
-type SummaryRow = Pick<
-  Row,
-  | 'id'
-  | 'instance_uid'
-  | 'agent_type'
-  | 'agent_version'
-  | 'host_name'
-  | 'attributes'
-  | 'capabilities'
-  | 'healthy'
-  | 'effective_config_hash'
-  | 'connected'
-  | 'transport'
-  | 'remote_address'
-  | 'first_seen_at'
-  | 'last_seen_at'
->;
+/** The columns a list shows; the detail view reads every column and shows these too. */
+type SummaryRow = Awaited<ReturnType<typeof listAgents>>[number];
 
 const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-/** 16 uid bytes in UUID text form. */
-export function uidToString(uid: Buffer): string {
-  const h = uid.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 function summary(r: SummaryRow) {
   return {
     id: r.id,
-    instanceUid: uidToString(r.instance_uid),
+    instanceUid: uuidToString(r.instance_uid),
     agentType: r.agent_type,
     agentVersion: r.agent_version,
     hostName: r.host_name,

@@ -56,7 +56,7 @@ export interface ApprovalFilter {
   kind?: string;
   limit: number;
   /** The last row of the previous page (newest first). */
-  after?: { requestedAt: Date; id: string };
+  after?: { at: Date; id: string };
 }
 
 export function listApprovals(tx: Tx, f: ApprovalFilter) {
@@ -84,8 +84,8 @@ export function listApprovals(tx: Tx, f: ApprovalFilter) {
   if (after) {
     q = q.where((eb) =>
       eb.or([
-        eb('requested_at', '<', after.requestedAt),
-        eb.and([eb('requested_at', '=', after.requestedAt), eb('id', '<', after.id)]),
+        eb('requested_at', '<', after.at),
+        eb.and([eb('requested_at', '=', after.at), eb('id', '<', after.id)]),
       ]),
     );
   }

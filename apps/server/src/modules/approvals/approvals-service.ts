@@ -1,8 +1,7 @@
-import { decide } from '@ampora/authz';
-import { DEFAULT_TENANT_ID, isUniqueViolation, isUuid, withTenant, type Tx } from '@ampora/db';
-import { cursorText, encodeCursor, invalidCursor } from '../../http/cursor.js';
+import { isUniqueViolation, isUuid, withTenant, type Tx } from '@ampora/db';
+import { decodeTimeIdCursor, encodeTimeIdCursor } from '../../http/cursor.js';
 import { HttpProblem, problems } from '../../http/problem.js';
-import type { Principal } from '../../http/principal.js';
+import { decideFor, type Principal } from '../../http/principal.js';
 import type { ServerContext } from '../../runtime/context.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
 import {
@@ -27,6 +26,8 @@ export type { ApprovalStatus };
 export interface ApprovalActor {
   audit: AuditContext;
   identity: string;
+  /** The kinds of caller that have a person behind them; no other kind gets an actor. */
+  kind: 'user' | 'pat' | 'system';
   may(action: string): boolean;
 }
 
@@ -87,7 +88,7 @@ export interface ApprovalsDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids
 }
 
 /** The stable problem of the four-eyes rule. */
-export function selfDecisionProblem() {
+function selfDecisionProblem() {
   return new HttpProblem(
     403,
     'self-approval',
@@ -97,7 +98,7 @@ export function selfDecisionProblem() {
 }
 
 /** The stable problem of a request that nobody decided in time. */
-export function expiredProblem(expiresAt: Date) {
+function expiredProblem(expiresAt: Date) {
   return new HttpProblem(
     409,
     'approval-expired',
@@ -115,14 +116,10 @@ function notRequesterProblem() {
   );
 }
 
-const ACTOR_KINDS = ['user', 'pat', 'system'] as const;
-type ActorKind = (typeof ACTOR_KINDS)[number];
+type Verb = 'approve' | 'reject' | 'cancel';
 
-function actorKind(actx: AuditContext): ActorKind {
-  const kind = actx.actor.kind;
-  if (!(ACTOR_KINDS as readonly string[]).includes(kind)) throw problems.forbidden();
-  return kind as ActorKind;
-}
+/** The status a decision closes its request with. */
+const CLOSED_AS = { approve: 'approved', reject: 'rejected', cancel: 'cancelled' } as const;
 
 const HOUR_MS = 3_600_000;
 
@@ -151,19 +148,6 @@ function viewOf(r: ApprovalRow, now: Date): ApprovalView {
     decidedAt: r.decided_at?.toISOString() ?? null,
     reason: r.reason,
   };
-}
-
-const CURSOR_SEPARATOR = '|';
-
-function encodeListCursor(r: ApprovalRow): string {
-  return encodeCursor(`${r.requested_at.toISOString()}${CURSOR_SEPARATOR}${r.id}`);
-}
-
-function decodeListCursor(cursor: string): { requestedAt: Date; id: string } {
-  const [at, id, extra] = cursorText(cursor).split(CURSOR_SEPARATOR);
-  const requestedAt = new Date(at ?? '');
-  if (extra !== undefined || !id || !isUuid(id) || Number.isNaN(requestedAt.getTime())) throw invalidCursor();
-  return { requestedAt, id };
 }
 
 /**
@@ -235,14 +219,15 @@ export function createApprovals(deps: ApprovalsDeps) {
     actor: ApprovalActor,
     row: ApprovalRow,
     now: Date,
-    status: 'approved' | 'rejected' | 'cancelled',
+    verb: Verb,
     reason: string | null,
   ): Promise<ApprovalView> {
+    const status = CLOSED_AS[verb];
     const closed = await closeApproval(tx, row.id, {
       status,
       by: {
         identity: actor.identity,
-        kind: actorKind(actor.audit),
+        kind: actor.kind,
         id: actor.audit.actor.id,
         name: actor.audit.actor.name,
       },
@@ -253,7 +238,6 @@ export function createApprovals(deps: ApprovalsDeps) {
     // the lock was not held.
     if (!closed) throw new Error(`approval request ${row.id} changed under its lock`);
     const view = viewOf(closed, now);
-    const verb = status === 'approved' ? 'approve' : status === 'rejected' ? 'reject' : 'cancel';
     await audit.record(tx, actor.audit, {
       action: `approval.request.${verb}`,
       entity: { type: 'approval-request', id: row.id },
@@ -267,6 +251,52 @@ export function createApprovals(deps: ApprovalsDeps) {
       },
     });
     return view;
+  }
+
+  /**
+   * Approving, rejecting and cancelling are one flow in one transaction: anyone but the requester
+   * approves or rejects (and needs the kind's action too), only the requester cancels. A refusal
+   * is audited and commits before its problem is thrown; work after an approval runs once the
+   * approval has committed.
+   */
+  async function decideOn(
+    actor: ApprovalActor,
+    id: string,
+    verb: Verb,
+    reason: string | null,
+  ): Promise<ApprovalView> {
+    if (!isUuid(id)) throw problems.notFound('approval request not found');
+    const trimmed = reason === null ? null : reason.trim();
+    if (verb === 'reject' && !trimmed) throw problems.badRequest('a rejection needs a reason');
+    const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
+      const row = await openRequest(tx, id);
+      const now = clock.now();
+      if (verb !== 'cancel') assertMay(actor, row);
+      const expired = await refuseIfExpired(tx, actor, row, now, verb);
+      if (expired) return { refused: expired };
+      assertPending(row);
+      const byRequester = row.requested_by_identity === actor.identity;
+      if (verb === 'cancel' && !byRequester) {
+        await refuse(tx, actor, row, now, verb, 'not-requester');
+        return { refused: notRequesterProblem() };
+      }
+      if (verb !== 'cancel' && byRequester) {
+        await refuse(tx, actor, row, now, verb, 'self-approval');
+        return { refused: selfDecisionProblem() };
+      }
+      let handler: ApprovalHandler | undefined;
+      if (verb === 'approve') {
+        handler = handlers.get(row.kind);
+        if (!handler) throw problems.conflict(`no part of this server applies ${row.kind} requests`);
+        await handler.apply(tx, viewOf(row, now), actor.audit);
+      }
+      return { view: await close(tx, actor, row, now, verb, trimmed), handler };
+    });
+    if ('refused' in outcome) throw outcome.refused;
+    await outcome.handler?.afterApply?.(outcome.view).catch((err: unknown) => {
+      logger.error({ err, approvalId: id, kind: outcome.view.kind }, 'work after an approval failed');
+    });
+    return outcome.view;
   }
 
   return {
@@ -287,19 +317,14 @@ export function createApprovals(deps: ApprovalsDeps) {
       actx: AuditContext,
       request?: { method: string; path: string },
     ): Promise<ApprovalActor> {
-      let identity: string | undefined;
-      if (principal.kind === 'system') identity = `system:${principal.id}`;
-      if (principal.kind === 'user' || principal.kind === 'pat') {
-        const sub = await deps.subjects.subjectOf(principal);
-        if (sub) identity = `oidc:${sub}`;
-      }
-      if (!identity) throw problems.forbidden('the person behind this credential cannot be established');
-      const target = {
-        tenantId: principal.tenantId,
-        installationTenantId: DEFAULT_TENANT_ID,
-        ...(request ? { request } : {}),
-      };
-      return { audit: actx, identity, may: (action) => decide(principal, action, target).allowed };
+      const unknownPerson = () =>
+        problems.forbidden('the person behind this credential cannot be established');
+      const { kind } = principal;
+      if (kind !== 'user' && kind !== 'pat' && kind !== 'system') throw unknownPerson();
+      const sub = kind === 'system' ? undefined : await deps.subjects.subjectOf(principal);
+      const identity = kind === 'system' ? `system:${principal.id}` : sub && `oidc:${sub}`;
+      if (!identity) throw unknownPerson();
+      return { audit: actx, identity, kind, may: (action) => decideFor(principal, action, request).allowed };
     },
 
     /**
@@ -342,7 +367,7 @@ export function createApprovals(deps: ApprovalsDeps) {
           status: 'pending',
           summary: JSON.stringify(input.summary),
           requested_by_identity: actor.identity,
-          requested_by_kind: actorKind(actor.audit),
+          requested_by_kind: actor.kind,
           requested_by_id: actor.audit.actor.id,
           requested_by_name: actor.audit.actor.name,
           requested_at: now,
@@ -379,7 +404,7 @@ export function createApprovals(deps: ApprovalsDeps) {
     },
 
     async list(tenantId: string, q: ApprovalListQuery) {
-      const after = q.cursor === undefined ? undefined : decodeListCursor(q.cursor);
+      const after = q.cursor === undefined ? undefined : decodeTimeIdCursor(q.cursor);
       const now = clock.now();
       const rows = await withTenant(db, tenantId, (tx) =>
         listApprovals(tx, {
@@ -391,9 +416,10 @@ export function createApprovals(deps: ApprovalsDeps) {
         }),
       );
       const page = rows.slice(0, q.limit);
+      const last = page[page.length - 1];
       return {
         items: page.map((r) => viewOf(r, now)),
-        nextCursor: rows.length > q.limit ? encodeListCursor(page[page.length - 1]!) : null,
+        nextCursor: rows.length > q.limit && last ? encodeTimeIdCursor(last.requested_at, last.id) : null,
       };
     },
 
@@ -408,70 +434,18 @@ export function createApprovals(deps: ApprovalsDeps) {
      * in one transaction. The requester (or their PAT) is refused with `self-approval`, and an
      * expired request with `approval-expired`, both audited.
      */
-    async approve(actor: ApprovalActor, id: string): Promise<ApprovalView> {
-      if (!isUuid(id)) throw problems.notFound('approval request not found');
-      const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
-        const row = await openRequest(tx, id);
-        const now = clock.now();
-        assertMay(actor, row);
-        const expired = await refuseIfExpired(tx, actor, row, now, 'approve');
-        if (expired) return { refused: expired };
-        assertPending(row);
-        if (row.requested_by_identity === actor.identity) {
-          await refuse(tx, actor, row, now, 'approve', 'self-approval');
-          return { refused: selfDecisionProblem() };
-        }
-        const handler = handlers.get(row.kind);
-        if (!handler) throw problems.conflict(`no part of this server applies ${row.kind} requests`);
-        await handler.apply(tx, viewOf(row, now), actor.audit);
-        return { view: await close(tx, actor, row, now, 'approved', null), handler };
-      });
-      if ('refused' in outcome) throw outcome.refused;
-      await outcome.handler.afterApply?.(outcome.view).catch((err: unknown) => {
-        logger.error({ err, approvalId: id, kind: outcome.view.kind }, 'work after an approval failed');
-      });
-      return outcome.view;
+    approve(actor: ApprovalActor, id: string): Promise<ApprovalView> {
+      return decideOn(actor, id, 'approve', null);
     },
 
     /** A second person rejects, with a reason; the change stays a Draft. */
-    async reject(actor: ApprovalActor, id: string, reason: string): Promise<ApprovalView> {
-      if (!isUuid(id)) throw problems.notFound('approval request not found');
-      const trimmed = reason.trim();
-      if (!trimmed) throw problems.badRequest('a rejection needs a reason');
-      const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
-        const row = await openRequest(tx, id);
-        const now = clock.now();
-        assertMay(actor, row);
-        const expired = await refuseIfExpired(tx, actor, row, now, 'reject');
-        if (expired) return { refused: expired };
-        assertPending(row);
-        if (row.requested_by_identity === actor.identity) {
-          await refuse(tx, actor, row, now, 'reject', 'self-approval');
-          return { refused: selfDecisionProblem() };
-        }
-        return { view: await close(tx, actor, row, now, 'rejected', trimmed) };
-      });
-      if ('refused' in outcome) throw outcome.refused;
-      return outcome.view;
+    reject(actor: ApprovalActor, id: string, reason: string): Promise<ApprovalView> {
+      return decideOn(actor, id, 'reject', reason);
     },
 
     /** The requester withdraws the request; the change stays a Draft. */
-    async cancel(actor: ApprovalActor, id: string): Promise<ApprovalView> {
-      if (!isUuid(id)) throw problems.notFound('approval request not found');
-      const outcome = await withTenant(db, actor.audit.tenantId, async (tx) => {
-        const row = await openRequest(tx, id);
-        const now = clock.now();
-        const expired = await refuseIfExpired(tx, actor, row, now, 'cancel');
-        if (expired) return { refused: expired };
-        assertPending(row);
-        if (row.requested_by_identity !== actor.identity) {
-          await refuse(tx, actor, row, now, 'cancel', 'not-requester');
-          return { refused: notRequesterProblem() };
-        }
-        return { view: await close(tx, actor, row, now, 'cancelled', null) };
-      });
-      if ('refused' in outcome) throw outcome.refused;
-      return outcome.view;
+    cancel(actor: ApprovalActor, id: string): Promise<ApprovalView> {
+      return decideOn(actor, id, 'cancel', null);
     },
   };
 }

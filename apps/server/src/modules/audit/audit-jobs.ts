@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { sweepRetention, writeCheckpoint, type AuditCheckpoint } from '@ampora/audit';
-import { withTenant, type Clock, type Database } from '@ampora/db';
+import { withTenant, type Clock, type Database, type Tx } from '@ampora/db';
 import type { Logger } from '../../observability/logger.js';
 import { tenantIds } from '../../runtime/scheduled-jobs.js';
 import type { AuditMetrics } from './audit-metrics.js';
@@ -38,28 +38,17 @@ export interface RetentionRound {
  * checkpoint. Checkpointing it would write another such event, and a quiet tenant would get a new
  * checkpoint and event every round forever; it is covered by the next checkpoint after real activity.
  */
-async function onlyOwnEventSinceCheckpoint(db: Database, tenantId: string): Promise<boolean> {
-  return withTenant(db, tenantId, async (tx) => {
-    const head = await tx
-      .selectFrom('audit_chain_heads')
-      .select('seq')
-      .where('tenant_id', '=', tenantId)
-      .executeTakeFirst();
-    const last = await tx
-      .selectFrom('audit_checkpoints')
-      .select((eb) => eb.fn.max('seq').as('seq'))
-      .where('tenant_id', '=', tenantId)
-      .executeTakeFirst();
-    if (!head || last?.seq === null || last?.seq === undefined || Number(head.seq) !== Number(last.seq) + 1)
-      return false;
-    const { rows } = await sql<{ action: string }>`
-      select action from audit_events where tenant_id = ${tenantId} and seq = ${head.seq}
-      union all
-      select action from audit_events_archive where tenant_id = ${tenantId} and seq = ${head.seq}`.execute(
-      tx,
-    );
-    return rows[0]?.action === CHECKPOINT_ACTION;
-  });
+async function onlyOwnEventSinceCheckpoint(
+  tx: Tx,
+  tenantId: string,
+  { seq, lastSeq }: { seq: number; lastSeq: number | null },
+): Promise<boolean> {
+  if (lastSeq === null || seq !== lastSeq + 1) return false;
+  const { rows } = await sql<{ action: string }>`
+    select action from audit_events where tenant_id = ${tenantId} and seq = ${seq}
+    union all
+    select action from audit_events_archive where tenant_id = ${tenantId} and seq = ${seq}`.execute(tx);
+  return rows[0]?.action === CHECKPOINT_ACTION;
 }
 
 /** One round of each audit job over every tenant. A failing tenant is logged and does not stop the others. */
@@ -70,12 +59,12 @@ export function createAuditJobs(deps: AuditJobsDeps) {
     tenantId: string,
     signer: Awaited<ReturnType<AuditJobsDeps['signingKeys']['signer']>>,
   ) {
-    if (await onlyOwnEventSinceCheckpoint(deps.db, tenantId)) return undefined;
     const checkpoint: AuditCheckpoint | undefined = await writeCheckpoint(
       deps.db,
       tenantId,
       signer,
       deps.clock,
+      { skip: (tx, state) => onlyOwnEventSinceCheckpoint(tx, tenantId, state) },
     );
     if (!checkpoint) return undefined;
     deps.metrics.checkpoints.inc();

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { appendAuditEvent, redact, type AuditActor, type AuditOutcome } from '@ampora/audit';
-import type { Clock, IdSource, Tx } from '@ampora/db';
+import { withTenant, type Clock, type Database, type IdSource, type Tx } from '@ampora/db';
 import type { Principal } from '../../http/principal.js';
 
 /** Who did something and from where; taken from the request, an agent connection, or a job. */
@@ -27,15 +27,20 @@ export function actorOf(p: Principal): AuditActor {
   return { kind: p.kind, id: p.id, name: p.name };
 }
 
-/** The audit context of an authenticated request. */
-export function requestAuditContext(request: FastifyRequest, principal: Principal): AuditContext {
+/** Where a request came from: the part of an audit context that needs no principal. */
+export type RequestMeta = Pick<AuditContext, 'sourceIp' | 'userAgent' | 'requestId'>;
+
+export function requestMeta(request: FastifyRequest): RequestMeta {
   return {
-    tenantId: principal.tenantId,
-    actor: actorOf(principal),
     sourceIp: request.ip ?? null,
     userAgent: (request.headers['user-agent'] as string | undefined) ?? null,
     requestId: request.id ?? null,
   };
+}
+
+/** The audit context of an authenticated request. */
+export function requestAuditContext(request: FastifyRequest, principal: Principal): AuditContext {
+  return { tenantId: principal.tenantId, actor: actorOf(principal), ...requestMeta(request) };
 }
 
 /** The audit context of a background job (CRL publishing, retention, renewal). */
@@ -64,6 +69,8 @@ export function createAuditRecorder(deps: AuditRecorderDeps) {
   return {
     async record(tx: Tx, ctx: AuditContext, change: AuditedChange) {
       const secrets = change.secretKeys ?? [];
+      // Without secret keys redact() would only convert the value, which appending does anyway.
+      const scrub = (value: unknown) => (secrets.length > 0 ? redact(value, secrets, deps.hmac) : value);
       await appendAuditEvent(
         tx,
         {
@@ -71,8 +78,8 @@ export function createAuditRecorder(deps: AuditRecorderDeps) {
           actor: ctx.actor,
           action: change.action,
           entity: change.entity,
-          before: change.before === undefined ? null : redact(change.before, secrets, deps.hmac),
-          after: change.after === undefined ? null : redact(change.after, secrets, deps.hmac),
+          before: change.before === undefined ? null : scrub(change.before),
+          after: change.after === undefined ? null : scrub(change.after),
           outcome: change.outcome ?? 'success',
           sourceIp: ctx.sourceIp,
           userAgent: ctx.userAgent,
@@ -87,3 +94,22 @@ export function createAuditRecorder(deps: AuditRecorderDeps) {
 }
 
 export type AuditRecorder = ReturnType<typeof createAuditRecorder>;
+
+/**
+ * Audits a refusal (outcome `denied`) in a transaction of its own: a refused request has no change
+ * to commit with. Never rejects, because the refusal stands whether or not it could be recorded;
+ * a failed write goes to `onFailure` (to be logged) and the event is lost.
+ */
+export async function recordDenied(
+  db: Database,
+  audit: Pick<AuditRecorder, 'record'>,
+  ctx: AuditContext,
+  change: Omit<AuditedChange, 'outcome'>,
+  onFailure: (err: unknown) => void,
+): Promise<void> {
+  try {
+    await withTenant(db, ctx.tenantId, (tx) => audit.record(tx, ctx, { ...change, outcome: 'denied' }));
+  } catch (err) {
+    onFailure(err);
+  }
+}

@@ -1,4 +1,5 @@
 import Type from 'typebox';
+import { AUDIT_ACTOR_KINDS, AUDIT_OUTCOMES } from '@ampora/audit';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -7,9 +8,7 @@ export const ListAuditEventsQuery = Type.Object(
     actor: Type.Optional(
       Type.String({ minLength: 1, maxLength: 256, description: 'Actor id or actor name, exact' }),
     ),
-    actorKind: Type.Optional(
-      Type.Union(['user', 'pat', 'agent', 'peer', 'system'].map((k) => Type.Literal(k))),
-    ),
+    actorKind: Type.Optional(Type.Union(AUDIT_ACTOR_KINDS.map((k) => Type.Literal(k)))),
     entityType: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
     entityId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     action: Type.Optional(
@@ -18,7 +17,7 @@ export const ListAuditEventsQuery = Type.Object(
         description: 'Exact action (`pki.certificate.revoke`) or a prefix ending in `.*` (`pki.*`)',
       }),
     ),
-    outcome: Type.Optional(Type.Union(['success', 'denied', 'failure'].map((o) => Type.Literal(o)))),
+    outcome: Type.Optional(Type.Union(AUDIT_OUTCOMES.map((o) => Type.Literal(o)))),
     from: Type.Optional(Type.String({ format: 'date-time', description: 'Events at or after this time' })),
     to: Type.Optional(Type.String({ format: 'date-time', description: 'Events before this time' })),
     includeArchive: Type.Boolean({

@@ -2,7 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '@ampora/db';
 import { createTestDatabase, type TestDatabase } from '../../../../../test/support/database.js';
-import { auditSigningKeyAad, createAuditSigningKeys, withKeyTable } from './audit-signing-keys.js';
+import { auditSigningKeyAad, createAuditSigningKeys } from './audit-signing-keys.js';
 import { testKeys } from './audit-test-support.js';
 
 let t: TestDatabase;
@@ -19,12 +19,12 @@ describe('audit checkpoint signing keys', () => {
     const ids = await Promise.all(replicas.map((r) => r.ensureActiveKey()));
     expect(new Set(ids).size).toBe(1);
     expect(ids[0]).toMatch(/^audit-ed25519-[0-9a-f]{16}$/);
-    const rows = await withKeyTable(t.owner).selectFrom('audit_signing_keys').selectAll().execute();
+    const rows = await t.owner.selectFrom('audit_signing_keys').selectAll().execute();
     expect(rows.filter((r) => r.status === 'active')).toHaveLength(1);
   });
 
   it('stores the private key sealed under its row AAD, never in the clear', async () => {
-    const row = await withKeyTable(t.owner)
+    const row = await t.owner
       .selectFrom('audit_signing_keys')
       .selectAll()
       .where('status', '=', 'active')
@@ -64,7 +64,7 @@ describe('audit checkpoint signing keys', () => {
     const other = createAuditSigningKeys({ db: t.db, keys, clock: systemClock });
     expect(await other.verifySignature(before.keyId, payload, oldSig)).toBe(true);
     expect(await other.verifySignature(newId, payload, oldSig)).toBe(false);
-    const statuses = await withKeyTable(t.owner)
+    const statuses = await t.owner
       .selectFrom('audit_signing_keys')
       .select(['key_id', 'status', 'retired_at'])
       .execute();

@@ -10,24 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { sql } from 'kysely';
 import type { CheckpointSigner } from '@ampora/audit';
 import type { KeyProtector } from '@ampora/keys';
-import type { Clock, Database } from '@ampora/db';
-
-/** `audit_signing_keys` (migration 0006); declared here because only this module reads it. */
-export interface AuditSigningKeysTable {
-  key_id: string;
-  algorithm: 'ed25519';
-  public_key: Buffer;
-  private_key: string;
-  status: 'active' | 'retired';
-  created_at: Date;
-  retired_at: Date | null;
-}
-
-export type AuditKeysDb = ReturnType<typeof withKeyTable>;
-
-export function withKeyTable(db: Database) {
-  return db.withTables<{ audit_signing_keys: AuditSigningKeysTable }>();
-}
+import type { Clock, Database, Tx } from '@ampora/db';
 
 /** The AAD the private key is sealed with; the rewrap registry uses it too. */
 export const auditSigningKeyAad = (keyId: string) => `audit_signing_keys:private_key:${keyId}`;
@@ -60,7 +43,7 @@ interface GeneratedKey {
  * get wrong. The key id is derived from the public key, so it names the same key on every replica.
  */
 export function createAuditSigningKeys(deps: AuditSigningKeysDeps): AuditSigningKeys {
-  const db = withKeyTable(deps.db);
+  const { db } = deps;
   const publicKeys = new Map<string, KeyObject>();
   let cached: { keyId: string; privateKey: KeyObject } | undefined;
 
@@ -82,14 +65,14 @@ export function createAuditSigningKeys(deps: AuditSigningKeysDeps): AuditSigning
   }
 
   // Key changes are serialised across replicas: the advisory lock is held until the transaction ends.
-  function underKeyLock<T>(fn: (tx: AuditKeysDb) => Promise<T>): Promise<T> {
+  function underKeyLock<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return db.transaction().execute(async (tx) => {
       await sql`select pg_advisory_xact_lock(hashtext('ampora:audit-signing-key'))`.execute(tx);
       return fn(tx);
     });
   }
 
-  async function insertActive(tx: AuditKeysDb, fresh: GeneratedKey) {
+  async function insertActive(tx: Tx, fresh: GeneratedKey) {
     await tx
       .insertInto('audit_signing_keys')
       .values({

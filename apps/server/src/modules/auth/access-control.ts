@@ -1,12 +1,19 @@
 import type { FastifyRequest } from 'fastify';
-import { JwtVerificationError, TokenFormatError, decide, parseToken } from '@ampora/authz';
-import { DEFAULT_TENANT_ID, withTenant, type Database } from '@ampora/db';
+import { JwtVerificationError, TokenFormatError, parseToken } from '@ampora/authz';
+import { DEFAULT_TENANT_ID, type Database } from '@ampora/db';
 import { HttpProblem, problems } from '../../http/problem.js';
-import { principalOf, type Principal } from '../../http/principal.js';
+import { decideFor, principalOf, type Principal } from '../../http/principal.js';
 import type { AccessControl } from '../../http/route-access.js';
 import type { Logger } from '../../observability/logger.js';
-import { requestAuditContext, type AuditContext, type AuditRecorder } from '../audit/audit-recorder.js';
-import { OidcUnavailableError, type OidcClient } from './oidc-client.js';
+import {
+  recordDenied,
+  requestAuditContext,
+  requestMeta,
+  type AuditContext,
+  type AuditedChange,
+  type AuditRecorder,
+} from '../audit/audit-recorder.js';
+import { OidcUnavailableError, idpUnavailable, type OidcClient } from './oidc-client.js';
 import type { PatsService } from './pats-service.js';
 import { PatRefusedError } from './pats-service.js';
 import { CSRF_HEADER, type SessionCookies, type SessionToken } from './session-cookies.js';
@@ -46,28 +53,15 @@ const unknownActor = { kind: 'user' as const, id: 'unknown', name: 'unknown' };
 export function createAccessControl(deps: AccessControlDeps): AccessControl & {
   checkCsrf(request: FastifyRequest, token: SessionToken): Promise<void>;
 } {
-  async function recordRefusal(
+  function recordRefusal(
     request: FastifyRequest,
     tenantId: string,
     actor: AuditContext['actor'],
-    change: { action: string; entity: { type: string; id: string | null }; after: Record<string, unknown> },
-    secretKeys: string[] = [],
+    change: Omit<AuditedChange, 'outcome'>,
   ) {
-    const ctx: AuditContext = {
-      tenantId,
-      actor,
-      sourceIp: request.ip ?? null,
-      userAgent: (request.headers['user-agent'] as string | undefined) ?? null,
-      requestId: request.id ?? null,
-    };
-    try {
-      await withTenant(deps.db, tenantId, (tx) =>
-        deps.audit.record(tx, ctx, { ...change, outcome: 'denied', secretKeys }),
-      );
-    } catch (err) {
-      // The refusal stands whether or not it could be recorded.
-      request.log.error({ err }, 'could not record an authentication refusal');
-    }
+    return recordDenied(deps.db, deps.audit, { tenantId, actor, ...requestMeta(request) }, change, (err) =>
+      request.log.error({ err }, 'could not record an authentication refusal'),
+    );
   }
 
   async function failed(
@@ -76,17 +70,12 @@ export function createAccessControl(deps: AccessControlDeps): AccessControl & {
     reason: string,
     options: { tenantId?: string; actor?: AuditContext['actor']; token?: string } = {},
   ): Promise<never> {
-    await recordRefusal(
-      request,
-      options.tenantId ?? DEFAULT_TENANT_ID,
-      options.actor ?? unknownActor,
-      {
-        action: 'auth.login.failed',
-        entity: { type: 'credential', id: null },
-        after: { method, reason, ...(options.token ? { token: options.token } : {}) },
-      },
-      ['token'],
-    );
+    await recordRefusal(request, options.tenantId ?? DEFAULT_TENANT_ID, options.actor ?? unknownActor, {
+      action: 'auth.login.failed',
+      entity: { type: 'credential', id: null },
+      after: { method, reason, ...(options.token ? { token: options.token } : {}) },
+      secretKeys: ['token'],
+    });
     throw problems.unauthorized();
   }
 
@@ -114,13 +103,9 @@ export function createAccessControl(deps: AccessControlDeps): AccessControl & {
     try {
       claims = (await deps.oidc.verifyBearer(token)).claims;
     } catch (err) {
-      if (err instanceof OidcUnavailableError) {
-        throw problems.unavailable(30, 'the identity provider is unreachable');
-      }
+      if (err instanceof OidcUnavailableError) throw idpUnavailable();
       if (err instanceof JwtVerificationError) {
-        if (err.problem === 'jwks-unavailable') {
-          throw problems.unavailable(30, 'the identity provider is unreachable');
-        }
+        if (err.problem === 'jwks-unavailable') throw idpUnavailable();
         return failed(request, 'bearer', err.problem, { token });
       }
       throw err;
@@ -199,10 +184,7 @@ export function createAccessControl(deps: AccessControlDeps): AccessControl & {
 
     async authorize(request, action) {
       const principal = principalOf(request);
-      const decision = decide(principal, action, {
-        request: { method: request.method, path: request.url },
-        installationTenantId: DEFAULT_TENANT_ID,
-      });
+      const decision = decideFor(principal, action, { method: request.method, path: request.url });
       if (decision.allowed) return;
       // Without a resource tenant here, `tenant` cannot occur; object-level checks answer 404 via RLS.
       await recordRefusal(request, principal.tenantId, requestAuditContext(request, principal).actor, {

@@ -70,11 +70,6 @@ export async function claimFirstUser(tx: Tx, userId: string, tenantId: string, n
   return row !== undefined;
 }
 
-export async function firstUserClaimed(tx: Tx): Promise<boolean> {
-  const row = await tx.selectFrom('auth_install_state').select('id').executeTakeFirst();
-  return row !== undefined;
-}
-
 export function listRoleMappings(tx: Tx) {
   return tx.selectFrom('auth_role_mappings').select(['idp_group', 'role']).orderBy('idp_group').execute();
 }

@@ -4,9 +4,15 @@ import type { KeyProtector } from '@ampora/keys';
 import { DEFAULT_TENANT_ID, withTenant, type Clock, type Database } from '@ampora/db';
 import { HttpProblem, problems } from '../../http/problem.js';
 import { principalOf } from '../../http/principal.js';
-import { requestAuditContext, type AuditContext, type AuditRecorder } from '../audit/audit-recorder.js';
+import {
+  recordDenied,
+  requestAuditContext,
+  requestMeta,
+  type AuditContext,
+  type AuditRecorder,
+} from '../audit/audit-recorder.js';
 import { CallbackQuery, LoginQuery, LogoutResponse, Me } from './auth-schemas.js';
-import { OidcUnavailableError, type LoginChecks, type OidcClient } from './oidc-client.js';
+import { OidcUnavailableError, idpUnavailable, type LoginChecks, type OidcClient } from './oidc-client.js';
 import type { SessionCookies, SessionToken } from './session-cookies.js';
 import type { SessionsService } from './sessions-service.js';
 import { LoginRefusedError, type UsersService } from './users-service.js';
@@ -31,7 +37,8 @@ export interface AuthRoutesDeps {
 }
 
 const LOGIN_STATE_AAD = 'auth.login-state';
-const ID_TOKEN_AAD = 'auth_sessions.id_token_sealed';
+/** The AAD of a sealed ID token; key rotation (cli/sealed-columns.ts) rewraps it under the same one. */
+export const ID_TOKEN_AAD = 'auth_sessions.id_token_sealed';
 /** Time allowed between leaving for the IdP and coming back. */
 const LOGIN_TTL_SECONDS = 600;
 
@@ -49,39 +56,27 @@ export function safeReturnTo(value: string | undefined): string {
 export function authRoutes(deps: AuthRoutesDeps) {
   const { login } = deps;
 
-  function auditContext(request: FastifyRequest, tenantId: string, actor: AuditContext['actor']) {
-    return {
-      tenantId,
-      actor,
-      sourceIp: request.ip ?? null,
-      userAgent: (request.headers['user-agent'] as string | undefined) ?? null,
-      requestId: request.id ?? null,
-    } satisfies AuditContext;
-  }
-
   async function refuseLogin(
     request: FastifyRequest,
     reason: string,
     options: { tenantId?: string; actor?: AuditContext['actor']; status?: number } = {},
   ): Promise<never> {
-    const tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
-    const ctx = auditContext(
-      request,
-      tenantId,
-      options.actor ?? { kind: 'user', id: 'unknown', name: 'unknown' },
+    const ctx: AuditContext = {
+      tenantId: options.tenantId ?? DEFAULT_TENANT_ID,
+      actor: options.actor ?? { kind: 'user', id: 'unknown', name: 'unknown' },
+      ...requestMeta(request),
+    };
+    await recordDenied(
+      deps.db,
+      deps.audit,
+      ctx,
+      {
+        action: 'auth.login.failed',
+        entity: { type: 'credential', id: null },
+        after: { method: 'oidc', reason },
+      },
+      (err) => request.log.error({ err }, 'could not record a failed sign-in'),
     );
-    try {
-      await withTenant(deps.db, tenantId, (tx) =>
-        deps.audit.record(tx, ctx, {
-          action: 'auth.login.failed',
-          entity: { type: 'credential', id: null },
-          after: { method: 'oidc', reason },
-          outcome: 'denied',
-        }),
-      );
-    } catch (err) {
-      request.log.error({ err }, 'could not record a failed sign-in');
-    }
     // Distinct types from the access layer's: this is a sign-in that did not complete.
     if (options.status === 403) {
       throw new HttpProblem(
@@ -118,7 +113,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
         try {
           begun = await login.oidc.beginLogin();
         } catch (err) {
-          if (err instanceof OidcUnavailableError) throw problems.unavailable(30, err.message);
+          if (err instanceof OidcUnavailableError) throw idpUnavailable(err.message);
           throw err;
         }
         const state: LoginState = {
@@ -168,7 +163,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
         try {
           result = await login.oidc.completeLogin(callbackUrl, state);
         } catch (err) {
-          if (err instanceof OidcUnavailableError) throw problems.unavailable(30, err.message);
+          if (err instanceof OidcUnavailableError) throw idpUnavailable(err.message);
           request.log.info({ err: (err as Error).message }, 'authorization response rejected');
           return refuseLogin(request, 'invalid-authorization-response');
         }
@@ -178,17 +173,9 @@ export function authRoutes(deps: AuthRoutesDeps) {
           : null;
         let token: SessionToken | undefined;
         try {
-          await login.users.login(
-            result.claims,
-            {
-              sourceIp: request.ip ?? null,
-              userAgent: (request.headers['user-agent'] as string | undefined) ?? null,
-              requestId: request.id ?? null,
-            },
-            async (tx, user) => {
-              token = await login.sessions.create(tx, user, idTokenSealed);
-            },
-          );
+          await login.users.login(result.claims, requestMeta(request), async (tx, user) => {
+            token = await login.sessions.create(tx, user, idTokenSealed);
+          });
         } catch (err) {
           if (!(err instanceof LoginRefusedError)) throw err;
           const sub = typeof result.claims.sub === 'string' ? result.claims.sub : 'unknown';

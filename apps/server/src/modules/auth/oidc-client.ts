@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { createJwtVerifier, type JwtVerifier } from '@ampora/authz';
 import type { Clock } from '@ampora/db';
+import { problems } from '../../http/problem.js';
 import type { Logger } from '../../observability/logger.js';
 import type { AuthSettings } from './auth-settings.js';
 
@@ -19,6 +20,11 @@ export interface LoginResult {
 
 export class OidcUnavailableError extends Error {
   override name = 'OidcUnavailableError';
+}
+
+/** The answer while the identity provider cannot be reached: a 503 worth retrying in 30 s. */
+export function idpUnavailable(detail = 'the identity provider is unreachable') {
+  return problems.unavailable(30, detail);
 }
 
 /**
@@ -53,8 +59,6 @@ export function createOidcClient(settings: AuthSettings, deps: { clock: Clock; l
   }
 
   return {
-    configuration,
-
     /** Starts a login: the URL to send the browser to, and the checks to keep for the callback. */
     async beginLogin(): Promise<{ url: string; checks: LoginChecks }> {
       const config = await configuration();

@@ -73,6 +73,14 @@ function userView(row: NonNullable<Awaited<ReturnType<typeof findUserById>>>) {
 }
 
 /**
+ * Whether moving a user from role `from` to `to` (null: removing them) would leave the tenant
+ * without an Admin. The caller holds the tenant's Admin lock, so the count cannot change under it.
+ */
+async function losesLastAdmin(tx: Tx, from: Role, to: Role | null): Promise<boolean> {
+  return from === 'admin' && to !== 'admin' && (await countAdmins(tx)) <= 1;
+}
+
+/**
  * Operators per tenant: who they are (from the IdP's claims), which role they hold, and the rules
  * around Admins: the first user of an install becomes one, and the last one of a tenant is never
  * demoted or removed.
@@ -162,7 +170,7 @@ export function createUsersService(deps: UsersServiceDeps) {
             if (!fromClaims) throw new LoginRefusedError('no-role', tenantId);
             role = fromClaims;
             // The IdP may not take away the tenant's last Admin either.
-            if (existing.role === 'admin' && role !== 'admin' && (await countAdmins(tx)) <= 1) role = 'admin';
+            if (await losesLastAdmin(tx, existing.role, role)) role = 'admin';
           }
           await tx
             .updateTable('auth_users')
@@ -227,7 +235,7 @@ export function createUsersService(deps: UsersServiceDeps) {
         await lockAdmins(tx, tenantId);
         const user = await findUserById(tx, id);
         if (!user) throw problems.notFound('user not found');
-        if (user.role === 'admin' && role !== 'admin' && (await countAdmins(tx)) <= 1) {
+        if (await losesLastAdmin(tx, user.role, role)) {
           throw problems.conflict('the last Admin of a tenant cannot be demoted');
         }
         await tx
@@ -250,7 +258,7 @@ export function createUsersService(deps: UsersServiceDeps) {
         await lockAdmins(tx, tenantId);
         const user = await findUserById(tx, id);
         if (!user) throw problems.notFound('user not found');
-        if (user.role === 'admin' && (await countAdmins(tx)) <= 1) {
+        if (await losesLastAdmin(tx, user.role, null)) {
           throw problems.conflict('the last Admin of a tenant cannot be removed');
         }
         const now = deps.clock.now();

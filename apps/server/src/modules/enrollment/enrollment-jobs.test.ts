@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, uuidv7Ids, withTenant } from '@ampora/db';
+import { auditRows } from '../../../../../test/support/audit-rows.js';
 import { createTestDatabase, type TestDatabase } from '../../../../../test/support/database.js';
 import { createTenant, testAuditRecorder } from '../../../../../test/support/server-fixtures.js';
 import { createLogger } from '../../observability/logger.js';
@@ -98,14 +99,17 @@ async function redemptionHashes(tenantId: string) {
   return rows.map((r) => r.token_hash).sort();
 }
 
+/** The sweep's events, narrowed to the fields the sweep decides. */
 async function sweepEvents(tenantId: string) {
-  return t.owner
-    .selectFrom('audit_events')
-    .select(['actor_kind', 'actor_id', 'entity_type', 'entity_id', 'outcome', 'after'])
-    .where('tenant_id', '=', tenantId)
-    .where('action', '=', SWEEP_ACTION)
-    .orderBy('seq')
-    .execute();
+  const rows = await auditRows(t.owner, SWEEP_ACTION, { tenantId });
+  return rows.map(({ actor_kind, actor_id, entity_type, entity_id, outcome, after }) => ({
+    actor_kind,
+    actor_id,
+    entity_type,
+    entity_id,
+    outcome,
+    after,
+  }));
 }
 
 describe('enrollment sweep', () => {

@@ -17,7 +17,7 @@ export function insertToken(tx: Tx, row: Insertable<DB['enrollment_tokens']>) {
   return tx.insertInto('enrollment_tokens').values(row).execute();
 }
 
-export function listTokens(tx: Tx, limit: number, after?: { createdAt: Date; id: string }) {
+export function listTokens(tx: Tx, limit: number, after?: { at: Date; id: string }) {
   let q = tx
     .selectFrom('enrollment_tokens')
     .select(TOKEN_COLUMNS)
@@ -27,8 +27,8 @@ export function listTokens(tx: Tx, limit: number, after?: { createdAt: Date; id:
   if (after) {
     q = q.where((eb) =>
       eb.or([
-        eb('created_at', '<', after.createdAt),
-        eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
+        eb('created_at', '<', after.at),
+        eb.and([eb('created_at', '=', after.at), eb('id', '<', after.id)]),
       ]),
     );
   }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock, uuidv7Ids } from '@ampora/db';
 import { createTestDatabase, type TestDatabase } from '../../../../../test/support/database.js';
 import { headerAccess } from '../../../../../test/support/header-access.js';
+import { auditRows as auditRowsOf } from '../../../../../test/support/audit-rows.js';
 import { eventually } from '../../../../../test/support/eventually.js';
 import { createTenant, testAuditRecorder } from '../../../../../test/support/server-fixtures.js';
 import { build, type App } from '../../app.js';
@@ -68,16 +69,8 @@ const rotate = (id: string, body: unknown = {}, headers: Record<string, string> 
 const mint = (id: string, secret: string) =>
   post(`/api/enrollment/pools/${id}/tokens`, {}, { [POOL_SECRET_HEADER]: secret });
 
-async function auditRows(tenantId: string, action: string, entityId: string) {
-  return t.owner
-    .selectFrom('audit_events')
-    .select(['actor_kind', 'actor_id', 'outcome', 'after', 'before'])
-    .where('tenant_id', '=', tenantId)
-    .where('action', '=', action)
-    .where('entity_id', '=', entityId)
-    .orderBy('seq')
-    .execute();
-}
+const auditRows = (tenantId: string, action: string, entityId: string) =>
+  auditRowsOf(t.owner, action, { tenantId, entityId });
 
 describe('POST /api/enrollment/pools/:id/rotate-secret', () => {
   it('returns a new secret once; the old one is refused at once, precisely and audited; the new one mints', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { principalOf } from '../../http/principal.js';
-import { requestAuditContext } from '../audit/audit-recorder.js';
+import { requestAuditContext, requestMeta } from '../audit/audit-recorder.js';
 import {
   CreatedPool,
   CreatePoolBody,
@@ -159,11 +159,7 @@ export function enrollmentRoutes(deps: { tokens: EnrollmentService; pools: Token
         const issued = await deps.pools.mintPoolToken(
           request.params.id,
           typeof secret === 'string' ? secret : undefined,
-          {
-            sourceIp: request.ip ?? null,
-            userAgent: (request.headers['user-agent'] as string | undefined) ?? null,
-            requestId: request.id ?? null,
-          },
+          requestMeta(request),
           request.body ?? {},
         );
         return reply.code(201).header('cache-control', 'no-store').send(issued);

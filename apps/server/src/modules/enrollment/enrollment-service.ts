@@ -1,5 +1,6 @@
 import { generateToken, hashToken } from '@ampora/authz';
 import { isUuid, withTenant, type Tx } from '@ampora/db';
+import { decodeTimeIdCursor, encodeTimeIdCursor } from '../../http/cursor.js';
 import { problems } from '../../http/problem.js';
 import type { AuditContext } from '../audit/audit-recorder.js';
 import type { ServerContext } from '../../runtime/context.js';
@@ -42,16 +43,6 @@ function tokenView(r: TokenRow, now: Date) {
     expiresAt: r.expires_at.toISOString(),
     expired: r.expires_at.getTime() <= now.getTime(),
   };
-}
-
-const encodeCursor = (r: TokenRow) =>
-  Buffer.from(`${r.created_at.toISOString()}|${r.id}`).toString('base64url');
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !isUuid(id) || Number.isNaN(createdAt.getTime())) throw problems.badRequest('cursor is invalid');
-  return { createdAt, id };
 }
 
 /**
@@ -123,13 +114,14 @@ export function createEnrollmentService(deps: EnrollmentServiceDeps) {
     },
 
     async listTokens(tenantId: string, query: { limit: number; cursor?: string }) {
-      const after = query.cursor ? decodeCursor(query.cursor) : undefined;
+      const after = query.cursor ? decodeTimeIdCursor(query.cursor) : undefined;
       const rows = await withTenant(db, tenantId, (tx) => listTokens(tx, query.limit + 1, after));
       const now = clock.now();
       const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
       return {
         items: page.map((r) => tokenView(r, now)),
-        nextCursor: rows.length > query.limit ? encodeCursor(page[page.length - 1]!) : null,
+        nextCursor: rows.length > query.limit && last ? encodeTimeIdCursor(last.created_at, last.id) : null,
       };
     },
 

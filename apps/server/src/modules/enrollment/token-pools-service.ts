@@ -1,7 +1,7 @@
-import { generateSecret, hashSecret, verifySecret } from '@ampora/authz';
-import { isUuid, withTenant } from '@ampora/db';
+import { generateSecret, hashToken, verifySecret } from '@ampora/authz';
+import { isUniqueViolation, isUuid, withTenant } from '@ampora/db';
 import { problems } from '../../http/problem.js';
-import type { AuditContext } from '../audit/audit-recorder.js';
+import { recordDenied, type AuditContext, type RequestMeta } from '../audit/audit-recorder.js';
 import type { ServerContext } from '../../runtime/context.js';
 import {
   deletePool,
@@ -13,7 +13,7 @@ import {
   rotatePoolSecret,
 } from './enrollment-queries.js';
 import { createTokenIssuer, type EnrollmentServiceDeps } from './enrollment-service.js';
-import { createTokenBuckets } from './token-buckets.js';
+import { createTokenBuckets } from '../../http/token-buckets.js';
 
 /** Longest overlap during which a rotated pool secret still mints: enough to roll the new one out. */
 export const MAX_SECRET_GRACE_SECONDS = 3600;
@@ -39,13 +39,8 @@ export interface SecretRotation {
   graceSeconds?: number;
 }
 
-export interface RequestMeta {
-  sourceIp: string | null;
-  userAgent: string | null;
-  requestId: string | null;
-}
-
 type PoolRow = Awaited<ReturnType<typeof listPools>>[number];
+type StoredPool = NonNullable<Awaited<ReturnType<typeof getPool>>>;
 
 /** Whoever holds a pool's admin secret acts as the pool. */
 const poolActor = (pool: { id: string; name: string }) => ({
@@ -88,16 +83,35 @@ export function createTokenPoolsService(deps: TokenPoolsServiceDeps) {
     reason: 'missing_secret' | 'wrong_secret' | 'secret_rotated',
   ) {
     const ctx: AuditContext = { tenantId, actor: poolActor(pool), ...meta };
-    withTenant(db, tenantId, (tx) =>
-      audit.record(tx, ctx, {
+    void recordDenied(
+      db,
+      audit,
+      ctx,
+      {
         action: 'enrollment.pool.secret.refused',
         entity: { type: 'enrollment_pool', id: pool.id },
         after: { reason },
-        outcome: 'denied',
-      }),
-    ).catch((err: unknown) =>
-      logger.error({ err: (err as Error).message, poolId: pool.id }, 'could not audit a refused pool secret'),
+      },
+      (err) =>
+        logger.error(
+          { err: (err as Error).message, poolId: pool.id },
+          'could not audit a refused pool secret',
+        ),
     );
+  }
+
+  /**
+   * Checks a presented secret against a pool's current and replaced secrets. Both hashes are
+   * always checked, against a dummy when absent (or with no pool), so every refusal costs the same.
+   */
+  function checkSecret(pool: StoredPool | undefined, secret: string | undefined) {
+    const current = verifySecret(secret ?? '', pool?.secret_hash ?? NO_HASH);
+    const previous = verifySecret(secret ?? '', pool?.previous_secret_hash ?? NO_HASH);
+    const overlap =
+      previous &&
+      !!pool?.previous_secret_expires_at &&
+      clock.now().getTime() < pool.previous_secret_expires_at.getTime();
+    return { current, previous, accepted: !!pool && !!secret && (current || overlap) };
   }
 
   return {
@@ -109,7 +123,7 @@ export function createTokenPoolsService(deps: TokenPoolsServiceDeps) {
         tenant_id: ctx.tenantId,
         id: ids.uuid(),
         name: input.name,
-        secret_hash: hashSecret(adminSecret),
+        secret_hash: hashToken(adminSecret),
         token_ttl_seconds: tokenTtlSeconds,
         default_group: input.defaultGroup ?? null,
         created_by: ctx.actor.name,
@@ -117,13 +131,13 @@ export function createTokenPoolsService(deps: TokenPoolsServiceDeps) {
         secret_rotated_at: null,
       };
       return withTenant(db, ctx.tenantId, async (tx) => {
-        const taken = await tx
-          .selectFrom('enrollment_pools')
-          .select('id')
-          .where('name', '=', input.name)
-          .executeTakeFirst();
-        if (taken) throw problems.conflict(`a token pool named ${input.name} exists`);
-        await insertPool(tx, row);
+        try {
+          await insertPool(tx, row);
+        } catch (err) {
+          // unique (tenant_id, name): the name is taken in this tenant.
+          if (isUniqueViolation(err)) throw problems.conflict(`a token pool named ${input.name} exists`);
+          throw err;
+        }
         const view = poolView(row);
         await audit.record(tx, ctx, {
           action: 'enrollment.pool.create',
@@ -158,7 +172,7 @@ export function createTokenPoolsService(deps: TokenPoolsServiceDeps) {
         const previousSecretValidUntil = new Date(now.getTime() + graceSeconds * 1000);
         await rotatePoolSecret(tx, {
           id,
-          secretHash: hashSecret(adminSecret),
+          secretHash: hashToken(adminSecret),
           previousHash: row.secret_hash,
           previousExpiresAt: previousSecretValidUntil,
           now,
@@ -204,47 +218,46 @@ export function createTokenPoolsService(deps: TokenPoolsServiceDeps) {
       input: { label?: string },
     ) {
       const tenantId = isUuid(poolId) ? await poolTenant(db, poolId) : undefined;
-      const pool = tenantId ? await withTenant(db, tenantId, (tx) => getPool(tx, poolId)) : undefined;
-      // Both hashes are always checked, against a dummy when absent, so every refusal costs the same.
-      const current = verifySecret(secret ?? '', pool?.secret_hash ?? NO_HASH);
-      const previous = verifySecret(secret ?? '', pool?.previous_secret_hash ?? NO_HASH);
-      const now = clock.now();
-      const overlap =
-        previous &&
-        !!pool?.previous_secret_expires_at &&
-        now.getTime() < pool.previous_secret_expires_at.getTime();
-      if (!pool || !tenantId || !secret || !(current || overlap)) {
-        const limited = failureBuckets.take(`ip:${meta.sourceIp ?? ''}`);
-        if (!limited.ok) throw problems.tooManyRequests(limited.retryAfterSeconds);
-        // A caller that proved it held a replaced secret already knows the pool exists, so it may
-        // be told why; anyone else gets the same answer for an unknown pool and a wrong secret.
-        const rotated = !!pool && !!secret && previous;
-        if (pool && tenantId) {
-          refusePoolSecret(
-            tenantId,
-            pool,
-            meta,
-            !secret ? 'missing_secret' : rotated ? 'secret_rotated' : 'wrong_secret',
-          );
-        }
-        throw problems.unauthorized(
-          rotated
-            ? "the pool's admin secret was rotated; use the new one"
-            : 'the pool id or its admin secret is wrong',
+      // The pool is read and its token issued in one transaction; a refusal writes nothing there,
+      // and is counted and audited once it has ended.
+      const outcome = tenantId
+        ? await withTenant(db, tenantId, async (tx) => {
+            const pool = await getPool(tx, poolId);
+            const check = checkSecret(pool, secret);
+            if (!pool || !check.accepted) return { ok: false as const, pool, previous: check.previous };
+            if (!check.current)
+              logger.info({ poolId: pool.id }, 'token minted with a replaced pool secret in its overlap');
+            const limited = poolBuckets.take(`pool:${pool.id}`);
+            if (!limited.ok) throw problems.tooManyRequests(limited.retryAfterSeconds);
+            const ctx: AuditContext = { tenantId, actor: poolActor(pool), ...meta };
+            const issued = await issue(tx, ctx, {
+              label: input.label ?? `pool ${pool.name}`,
+              ttlSeconds: pool.token_ttl_seconds,
+              group: pool.default_group,
+              poolId: pool.id,
+            });
+            return { ok: true as const, issued };
+          })
+        : { ok: false as const, pool: undefined, previous: checkSecret(undefined, secret).previous };
+      if (outcome.ok) return outcome.issued;
+      const { pool, previous } = outcome;
+      const limited = failureBuckets.take(`ip:${meta.sourceIp ?? ''}`);
+      if (!limited.ok) throw problems.tooManyRequests(limited.retryAfterSeconds);
+      // A caller that proved it held a replaced secret already knows the pool exists, so it may
+      // be told why; anyone else gets the same answer for an unknown pool and a wrong secret.
+      const rotated = !!pool && !!secret && previous;
+      if (pool && tenantId) {
+        refusePoolSecret(
+          tenantId,
+          pool,
+          meta,
+          !secret ? 'missing_secret' : rotated ? 'secret_rotated' : 'wrong_secret',
         );
       }
-      if (!current)
-        logger.info({ poolId: pool.id }, 'token minted with a replaced pool secret in its overlap');
-      const limited = poolBuckets.take(`pool:${pool.id}`);
-      if (!limited.ok) throw problems.tooManyRequests(limited.retryAfterSeconds);
-      const ctx: AuditContext = { tenantId, actor: poolActor(pool), ...meta };
-      return withTenant(db, tenantId, (tx) =>
-        issue(tx, ctx, {
-          label: input.label ?? `pool ${pool.name}`,
-          ttlSeconds: pool.token_ttl_seconds,
-          group: pool.default_group,
-          poolId: pool.id,
-        }),
+      throw problems.unauthorized(
+        rotated
+          ? "the pool's admin secret was rotated; use the new one"
+          : 'the pool id or its admin secret is wrong',
       );
     },
   };

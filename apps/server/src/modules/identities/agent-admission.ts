@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { hashToken, parseToken, TokenFormatError } from '@ampora/authz';
 import { DEFAULT_TENANT_ID, isUuid, type Clock } from '@ampora/db';
-import { parseAgentIdentity, pemEncode } from '@ampora/pki';
+import { fingerprintSha256, parseAgentIdentity, pemEncode } from '@ampora/pki';
 import type { AgentIdentity } from '../../gateway/agent-principal.js';
-import type { AgentAdmission, AuthenticateAgent } from '../../gateway/opamp-listener.js';
+import { agentUserAgent, type AgentAdmission, type AuthenticateAgent } from '../../gateway/opamp-listener.js';
 import type { OpampMetrics } from '../../gateway/opamp-metrics.js';
 import type { Logger } from '../../observability/logger.js';
 import type { EnrollmentService } from '../enrollment/enrollment-service.js';
@@ -93,7 +92,7 @@ export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgen
       tenantId: d.tenantId ?? DEFAULT_TENANT_ID,
       actor: { kind: 'agent', ...actor },
       remoteAddress: req.socket.remoteAddress ?? '',
-      userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : null,
+      userAgent: agentUserAgent(req),
       change: {
         action: 'agent.admission.refused',
         entity: { type: 'agent', id: d.agentId ?? null },
@@ -112,7 +111,7 @@ export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgen
     socket: TLSSocket,
     raw: Buffer,
   ): Promise<AgentAdmission> {
-    const fingerprint = createHash('sha256').update(raw).digest('hex');
+    const fingerprint = fingerprintSha256(raw);
     const actor = { id: fingerprint, name: 'client certificate' };
     if (!socket.authorized) {
       return audited(
@@ -152,7 +151,7 @@ export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgen
           tenantId,
           actor: { kind: 'agent', ...agentActor },
           sourceIp: req.socket.remoteAddress ?? null,
-          userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'] : null,
+          userAgent: agentUserAgent(req),
           requestId: null,
         },
         agentId,
@@ -165,7 +164,10 @@ export function createAgentAdmission(deps: AgentAdmissionDeps): AuthenticateAgen
       agentId,
       fingerprint,
       instanceUidHex: credential.instanceUidHex,
-      certPem: pemEncode(raw, 'CERTIFICATE'),
+      // Only a certificate offer needs the PEM, and most sessions never get one.
+      get certPem() {
+        return pemEncode(raw, 'CERTIFICATE');
+      },
       keyOrigin: credential.keyOrigin,
       notBefore: credential.notBefore,
       notAfter: credential.notAfter,

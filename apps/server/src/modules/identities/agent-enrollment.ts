@@ -161,6 +161,7 @@ export function createAgentEnrollment(deps: Omit<AgentTrustDeps, 'directory'>): 
         tenantId,
         agentId,
         publicKeySpkiDer: key.spki,
+        keyAlgorithm: key.keyAlgorithm,
         commonName: uuidToString(boundUid),
       });
       outcome = await redeemAndStore(admitted, token, key.origin, uid, agentId, cert);

@@ -3,7 +3,7 @@ import { uuidToString, type ConnectionSettingsOffers } from '@ampora/opamp';
 import { withTenant } from '@ampora/db';
 import { generateKeyPairForAgent } from '@ampora/pki';
 import type { Admitted, AgentIdentity, AgentTrust } from '../../gateway/agent-principal.js';
-import { agentKeyFor } from './agent-keys.js';
+import { csrKeyFor } from './agent-keys.js';
 import { agentRefusal } from './refusal-audit.js';
 import type { AgentTrustDeps } from './agent-trust.js';
 import { insertCredential } from './identities-queries.js';
@@ -72,10 +72,13 @@ export function createAgentRenewal(
   return {
     async renewWithCsr(admitted, identity, msg) {
       const actor = { id: identity.fingerprint, name: `agent ${identity.agentId}` };
-      const key = await agentKeyFor(msg, deps.serverKey);
-      if (!key.ok || key.origin !== 'csr') {
-        const reason = key.ok ? 'csr_malformed' : key.reason;
-        const message = key.ok ? 'the certificate request is empty' : key.message;
+      const key = csrKeyFor(msg) ?? {
+        ok: false,
+        reason: 'csr_malformed',
+        message: 'the certificate request is empty',
+      };
+      if (!key.ok) {
+        const { reason, message } = key;
         deps.recordRefusal(
           agentRefusal(admitted, actor, {
             action: 'agent.certificate.renew',

@@ -35,7 +35,7 @@ export function createAgentTrust(deps: AgentTrustDeps): AgentTrust {
     currentCertificate(identity) {
       const bundle = deps.trustBundle();
       if (!bundle) return undefined;
-      return { cert: Buffer.from(identity.certPem), caCert: Buffer.from(bundle) };
+      return { certPem: identity.certPem, caPem: bundle };
     },
 
     serverCaPem: () => deps.serverCaPem(),

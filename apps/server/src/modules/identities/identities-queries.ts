@@ -7,15 +7,7 @@ export function getCredential(tx: Tx, fingerprint: string) {
     .innerJoin('agent_identities as i', (j) =>
       j.onRef('i.tenant_id', '=', 'c.tenant_id').onRef('i.id', '=', 'c.agent_id'),
     )
-    .select([
-      'c.agent_id',
-      'c.state',
-      'c.key_origin',
-      'c.not_before',
-      'c.not_after',
-      'c.issued_at',
-      'i.instance_uid',
-    ])
+    .select(['c.agent_id', 'c.state', 'c.key_origin', 'c.not_before', 'c.not_after', 'i.instance_uid'])
     .where('c.fingerprint', '=', fingerprint)
     .executeTakeFirst();
 }

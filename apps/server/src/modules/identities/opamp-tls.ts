@@ -17,6 +17,8 @@ interface Material {
   key: string;
   /** CA certificates agents need to verify `cert`; undefined when it chains to a public root. */
   serverCaPem?: string;
+  /** The trust bundle, when loading the material read it already (local mode). */
+  trustBundle?: string;
 }
 
 /**
@@ -43,7 +45,8 @@ export function createOpampTls(deps: OpampTlsDeps) {
     // Local mode: a certificate for the local names, from Ampora's own CA (renewed by the PKI).
     const hostnames = [...new Set(['localhost', '127.0.0.1', ...(opamp.host ? [opamp.host] : [])])];
     const local = await deps.pki.localServerTls(hostnames);
-    return { cert: local.certPem, key: local.keyPem, serverCaPem: local.caPem };
+    // Ampora's CA issued the server certificate, so the CA agents need is the trust bundle itself.
+    return { cert: local.certPem, key: local.keyPem, serverCaPem: local.caPem, trustBundle: local.caPem };
   }
 
   function contextOptions() {
@@ -58,7 +61,8 @@ export function createOpampTls(deps: OpampTlsDeps) {
   }
 
   async function refresh() {
-    const [bundle, next] = await Promise.all([deps.pki.trustBundlePem(), loadMaterial()]);
+    const next = await loadMaterial();
+    const bundle = next.trustBundle ?? (await deps.pki.trustBundlePem());
     const changed = bundle !== trustBundle || next.cert !== material?.cert || next.key !== material?.key;
     trustBundle = bundle;
     material = next;

@@ -1,9 +1,8 @@
-import { withTenant } from '@ampora/db';
 import type { AuditActor } from '@ampora/audit';
 import type { Admitted } from '../../gateway/agent-principal.js';
 import type { ServerContext } from '../../runtime/context.js';
-import type { AuditedChange } from '../audit/audit-recorder.js';
-import { createTokenBuckets } from '../enrollment/token-buckets.js';
+import { recordDenied, type AuditedChange } from '../audit/audit-recorder.js';
+import { createTokenBuckets } from '../../http/token-buckets.js';
 
 export interface RefusalAuditDeps extends Pick<ServerContext, 'db' | 'clock' | 'audit' | 'logger'> {
   /** Refusals audited per client address per minute; the rest are only counted and logged. */
@@ -43,19 +42,17 @@ export function createRefusalAudit(deps: RefusalAuditDeps) {
   const buckets = createTokenBuckets(deps.clock, deps.perAddressPerMinute ?? 60);
   return function recordRefusal(r: Refusal): void {
     if (!buckets.take(r.remoteAddress).ok) return;
-    withTenant(deps.db, r.tenantId, (tx) =>
-      deps.audit.record(
-        tx,
-        {
-          tenantId: r.tenantId,
-          actor: r.actor,
-          sourceIp: r.remoteAddress || null,
-          userAgent: r.userAgent,
-          requestId: null,
-        },
-        { ...r.change, outcome: 'denied' },
-      ),
-    ).catch((err: unknown) => deps.logger.error({ err }, 'could not audit a refused agent credential'));
+    const ctx = {
+      tenantId: r.tenantId,
+      actor: r.actor,
+      sourceIp: r.remoteAddress || null,
+      userAgent: r.userAgent,
+      requestId: null,
+    };
+    // Not awaited: an agent's refusal waits for no audit write.
+    void recordDenied(deps.db, deps.audit, ctx, r.change, (err) =>
+      deps.logger.error({ err }, 'could not audit a refused agent credential'),
+    );
   };
 }
 

@@ -8,7 +8,9 @@ import {
   pemEncode,
   randomSerial,
   serialToHex,
+  wholeSeconds,
   type ExtendedKeyUsageName,
+  type KeyAlgorithm,
   type SubjectAltNames,
 } from '@ampora/pki';
 import { withTenant, type Tx } from '@ampora/db';
@@ -57,8 +59,6 @@ const PLAIN_COMMON_NAME = /^CN=[A-Za-z0-9.-]+$/;
 function subjectText(subject: string, der: Buffer): string {
   return PLAIN_COMMON_NAME.test(subject) ? subject : inspectCertificate(der).subject;
 }
-
-const wholeSeconds = (d: Date) => new Date(Math.floor(d.getTime() / 1000) * 1000);
 
 export type CertificateStatusFilter = NonNullable<CertificateFilter['status']>;
 
@@ -118,6 +118,7 @@ export function createCertificates(deps: CertificatesDeps) {
     issuer: CaIssuer,
     p: {
       spki: Buffer;
+      keyAlgorithm?: KeyAlgorithm;
       subject: string;
       sans: SubjectAltNames;
       eku: ExtendedKeyUsageName[];
@@ -137,6 +138,7 @@ export function createCertificates(deps: CertificatesDeps) {
     const der = await issueLeaf({
       issuer,
       subjectPublicKeySpkiDer: p.spki,
+      subjectKeyAlgorithm: p.keyAlgorithm,
       subject: p.subject,
       sans: p.sans,
       notBefore,
@@ -189,6 +191,7 @@ export function createCertificates(deps: CertificatesDeps) {
       }
       return sign(await signingKeys.activeIssuer(), {
         spki: req.publicKeySpkiDer,
+        keyAlgorithm: req.keyAlgorithm,
         subject: commonNameDn(req.commonName),
         sans: { uris: [agentIdentityUri(req.tenantId, req.agentId)] },
         eku: ['clientAuth'],

@@ -1,19 +1,18 @@
 import { sql } from 'kysely';
 import {
-  buildOcspResponse,
-  fingerprintSha256,
   inspectCertificate,
   isPkiError,
   issueOcspResponderCert,
-  matchesIssuer,
+  issuerMatcher,
   ocspErrorResponse,
   parseOcspRequest,
+  prepareOcspResponder,
   randomSerial,
   serialToHex,
   type OcspCertId,
   type OcspSingleResponse,
+  type PreparedOcspResponder,
   type RevocationReason,
-  type Signer,
 } from '@ampora/pki';
 import { DEFAULT_TENANT_ID, withTenant } from '@ampora/db';
 import type { ServerContext } from '../../runtime/context.js';
@@ -43,7 +42,7 @@ const HOUR_MS = 3_600_000;
 /** Replicas pick up another replica's responder renewal or key change within this long. */
 const STATE_CACHE_MS = 10_000;
 
-const responderAad = (signingKeyId: string, serialHex: string) =>
+export const responderAad = (signingKeyId: string, serialHex: string) =>
   `ca_ocsp_responders:key_ref:${signingKeyId}:${serialHex}`;
 
 /** Renewed when less than a third of its validity is left, or when it is missing. */
@@ -64,8 +63,11 @@ function serialHexOf(certId: OcspCertId): string | undefined {
  */
 export function createOcspResponder(deps: OcspResponderDeps) {
   const { db, clock, ids, audit, custody, settings, keys, metrics } = deps;
-  let state: { until: number; keys: PublishedKeyRow[]; responders: Map<string, ResponderRow> } | undefined;
-  const signers = new Map<string, { serial: string; signer: Signer }>();
+  /** A publishing key with its CertID matcher, so its name and key hashes are computed once. */
+  type MatchedKey = PublishedKeyRow & { matches: (certId: OcspCertId) => boolean };
+  let state: { until: number; keys: MatchedKey[]; responders: Map<string, ResponderRow> } | undefined;
+  /** Per signing key, its responder as of one responder serial and CA certificate. */
+  const signers = new Map<string, { serial: string; issuerCert: Buffer; responder: PreparedOcspResponder }>();
 
   async function current() {
     const now = clock.now().getTime();
@@ -73,15 +75,16 @@ export function createOcspResponder(deps: OcspResponderDeps) {
     const [publishing, responders] = await Promise.all([keys.publishing(), listResponders(db)]);
     state = {
       until: now + STATE_CACHE_MS,
-      keys: publishing,
+      keys: publishing.map((k) => ({ ...k, matches: issuerMatcher(k.cert_der) })),
       responders: new Map(responders.map((r) => [r.signing_key_id, r])),
     };
     return state;
   }
 
-  function signerOf(row: ResponderRow): Signer {
+  /** The responder of `key`, checked against its CA once per responder certificate. */
+  function responderOf(key: PublishedKeyRow, row: ResponderRow): PreparedOcspResponder {
     const cached = signers.get(row.signing_key_id);
-    if (cached?.serial === row.serial_hex) return cached.signer;
+    if (cached?.serial === row.serial_hex && cached.issuerCert.equals(key.cert_der)) return cached.responder;
     const signer = custody.signer({
       keyRef: row.key_ref,
       provider: row.provider,
@@ -89,8 +92,12 @@ export function createOcspResponder(deps: OcspResponderDeps) {
       aad: responderAad(row.signing_key_id, row.serial_hex),
       publicKeySpkiDer: inspectCertificate(row.cert_der).publicKeySpkiDer,
     });
-    signers.set(row.signing_key_id, { serial: row.serial_hex, signer });
-    return signer;
+    const responder = prepareOcspResponder({
+      responder: { cert: row.cert_der, signer },
+      issuerCert: key.cert_der,
+    });
+    signers.set(row.signing_key_id, { serial: row.serial_hex, issuerCert: key.cert_der, responder });
+    return responder;
   }
 
   /** The answer to one request, counted by status. */
@@ -103,9 +110,7 @@ export function createOcspResponder(deps: OcspResponderDeps) {
       throw err;
     }
     const { keys: publishing, responders } = await current();
-    const matched = request.requests.map((certId) =>
-      publishing.find((k) => matchesIssuer(certId, k.cert_der)),
-    );
+    const matched = request.requests.map((certId) => publishing.find((k) => k.matches(certId)));
     // One response is signed by one issuer's responder; CertIDs of another issuer in the same
     // request (clients send one) are answered `unknown`.
     const key = matched.find((k) => k !== undefined) ?? publishing.find((k) => k.state === 'active');
@@ -134,9 +139,7 @@ export function createOcspResponder(deps: OcspResponderDeps) {
       }
       return { ...base, status: 'good' };
     });
-    const response = await buildOcspResponse({
-      responder: { cert: responder.cert_der, signer: signerOf(responder) },
-      issuerCert: key.cert_der,
+    const response = await responderOf(key, responder).sign({
       responses,
       ...(request.nonce ? { nonce: request.nonce } : {}),
       producedAt: now,
@@ -199,7 +202,7 @@ export function createOcspResponder(deps: OcspResponderDeps) {
           updated_at: now,
         });
         const id = ids.uuid();
-        const fingerprint = fingerprintSha256(der);
+        const fingerprint = info.fingerprintSha256;
         await recordCertificate(tx, {
           id,
           tenantId: DEFAULT_TENANT_ID,

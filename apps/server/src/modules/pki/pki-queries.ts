@@ -384,10 +384,6 @@ export function getCrl(q: Q, signingKeyId: string) {
   return q.selectFrom('crl_state').selectAll().where('signing_key_id', '=', signingKeyId).executeTakeFirst();
 }
 
-export function listCrlStates(q: Q) {
-  return q.selectFrom('crl_state').selectAll().execute();
-}
-
 /**
  * Every key not retired with the validity of its CA certificate, its OCSP responder and its stored
  * CRL: what the PKI gauges show, read once per maintenance round rather than per scrape.

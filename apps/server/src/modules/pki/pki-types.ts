@@ -1,4 +1,5 @@
 import type { Tx } from '@ampora/db';
+import type { KeyAlgorithm } from '@ampora/pki';
 
 /** A certificate that has been signed but not yet recorded; the caller's transaction decides. */
 export interface SignedCertificate {
@@ -22,6 +23,8 @@ export interface AgentCertificateRequest {
   tenantId: string;
   agentId: string;
   publicKeySpkiDer: Buffer;
+  /** The key policy's verdict on this key when the caller has it (a verified CSR's `keyAlgorithm`). */
+  keyAlgorithm?: KeyAlgorithm;
   /** Placed in the CN; the identity itself is the SAN URI urn:ampora:tenant:<t>:agent:<a>. */
   commonName: string;
   /** Overrides the configured agent certificate lifetime (renewal keeps the configured one). */
@@ -57,7 +60,10 @@ export interface PkiService {
   statusByFingerprint(fingerprint: string): Promise<RevocationStatus>;
   /** PEM bundle of every CA certificate agents must trust (Active and Trusted keys). */
   trustBundlePem(): Promise<string>;
-  /** TLS material for the OpAMP listener in local mode: a server certificate for localhost from Ampora's CA. */
+  /**
+   * TLS material for the OpAMP listener in local mode: a server certificate for localhost from
+   * Ampora's CA. `caPem` is the trust bundle, as `trustBundlePem` returns it.
+   */
   localServerTls(hostnames: string[]): Promise<{ certPem: string; keyPem: string; caPem: string }>;
   onRevoked(listener: RevocationListener): void;
 }

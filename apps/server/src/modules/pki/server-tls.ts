@@ -12,6 +12,9 @@ import type { SigningKeys } from './signing-keys-service.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
+/** The AAD the local server key is sealed with; `ampora keys rewrap` uses it too. */
+export const serverTlsKeyAad = (id: string) => `ca_server_tls:key_pem:${id}`;
+
 export interface ServerTlsDeps extends Pick<ServerContext, 'db' | 'clock' | 'ids' | 'audit' | 'keys'> {
   settings: PkiSettings;
   signingKeys: Pick<SigningKeys, 'trusted' | 'activeIssuer' | 'trustBundlePem'>;
@@ -48,7 +51,7 @@ export function createServerTls(deps: ServerTlsDeps) {
     if (existing && fresh) {
       return {
         certPem: pemEncode(existing.cert_der, 'CERTIFICATE'),
-        keyPem: await deps.keys.openToString(existing.key_pem, `ca_server_tls:key_pem:${existing.id}`),
+        keyPem: await deps.keys.openToString(existing.key_pem, serverTlsKeyAad(existing.id)),
         caPem: await signingKeys.trustBundlePem(),
       };
     }
@@ -64,7 +67,7 @@ export function createServerTls(deps: ServerTlsDeps) {
     });
     const keyPem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
     const id = ids.uuid();
-    const sealedKey = await deps.keys.sealToString(keyPem, `ca_server_tls:key_pem:${id}`);
+    const sealedKey = await deps.keys.sealToString(keyPem, serverTlsKeyAad(id));
     const actx = systemAuditContext(DEFAULT_TENANT_ID, 'pki-local-tls');
     const stored = await withTenant(db, DEFAULT_TENANT_ID, async (tx) => {
       if (existing) await deleteServerTls(tx, existing.id);

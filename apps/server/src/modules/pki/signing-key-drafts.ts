@@ -1,6 +1,5 @@
 import {
   createCaCertificate,
-  fingerprintSha256,
   importExternalCa,
   inspectCertificate,
   pemEncode,
@@ -139,7 +138,7 @@ export function createSigningKeyDrafts(deps: SigningKeyDraftsDeps) {
       source: 'generated',
       subject: info.subject,
       cert_der: der,
-      fingerprint: fingerprintSha256(der),
+      fingerprint: info.fingerprintSha256,
       chain_pem: '',
       not_before: info.notBefore,
       not_after: info.notAfter,

@@ -1,9 +1,10 @@
 import {
-  fingerprintSha256,
   inspectCertificate,
   pemDecodeAll,
   pemEncode,
-  type Issuer,
+  prepareIssuer,
+  trustBundlePem,
+  type PreparedIssuer,
   type Signer,
 } from '@ampora/pki';
 import { DEFAULT_TENANT_ID, withTenant, type Tx } from '@ampora/db';
@@ -32,8 +33,8 @@ export interface SigningKeysDeps extends Pick<ServerContext, 'db' | 'clock' | 'a
   approvals: Pick<ApprovalsService, 'pendingFor'>;
 }
 
-/** A signing key ready to sign: its certificate, the chain above it, and a signer. */
-export interface CaIssuer extends Issuer {
+/** A signing key ready to sign: its certificate (parsed once), the chain above it, and a signer. */
+export interface CaIssuer extends PreparedIssuer {
   id: string;
   cert: Buffer;
   signer: Signer;
@@ -61,16 +62,18 @@ export function createSigningKeys(deps: SigningKeysDeps) {
     const cached = issuers.get(row.id);
     if (cached && cached.cert.equals(row.cert_der)) return cached;
     const info = inspectCertificate(row.cert_der);
+    const signer = custody.signer({
+      keyRef: row.key_ref,
+      provider: row.provider,
+      algorithm: row.algorithm,
+      aad: keyRefAad(row.id),
+      publicKeySpkiDer: info.publicKeySpkiDer,
+    });
     const issuer: CaIssuer = {
+      ...prepareIssuer({ cert: row.cert_der, signer }),
       id: row.id,
       cert: row.cert_der,
-      signer: custody.signer({
-        keyRef: row.key_ref,
-        provider: row.provider,
-        algorithm: row.algorithm,
-        aad: keyRefAad(row.id),
-        publicKeySpkiDer: info.publicKeySpkiDer,
-      }),
+      signer,
       chainPem: pemEncode(row.cert_der, 'CERTIFICATE') + row.chain_pem,
       notAfter: info.notAfter,
     };
@@ -149,17 +152,10 @@ export function createSigningKeys(deps: SigningKeysDeps) {
 
     /** Every CA certificate of the Active and Trusted keys, with the chains above imported ones. */
     async trustBundlePem(): Promise<string> {
-      const seen = new Set<string>();
-      let pem = '';
-      for (const k of await trustedKeys(db)) {
-        for (const block of pemDecodeAll(issuerOf(k).chainPem)) {
-          const fingerprint = fingerprintSha256(block.der);
-          if (seen.has(fingerprint)) continue;
-          seen.add(fingerprint);
-          pem += pemEncode(block.der, 'CERTIFICATE');
-        }
-      }
-      return pem;
+      const keys = await trustedKeys(db);
+      return trustBundlePem(
+        keys.flatMap((k) => [k.cert_der, ...pemDecodeAll(k.chain_pem).map((b) => b.der)]),
+      );
     },
 
     issuerOf,

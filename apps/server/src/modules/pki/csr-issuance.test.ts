@@ -3,9 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inspectCertificate } from '@ampora/pki';
+import { inspectCertificate, parseAndVerifyCsr, type DerOrPem } from '@ampora/pki';
 import { createTestDatabase, type TestDatabase } from '../../../../../test/support/database.js';
-import { measureCsrIssuance, verifyCsrAndIssue } from './pki-bench.js';
 import { testPki } from './pki-test-support.js';
 
 let t: TestDatabase;
@@ -38,13 +37,21 @@ afterAll(async () => {
   await t?.close();
 });
 
-describe('CSR issuance benchmark hook', () => {
+/** The CSR path of enrollment without the protocol around it: verify, then issue for its key. */
+async function verifyAndIssue(csrInput: DerOrPem) {
+  const csr = parseAndVerifyCsr(csrInput);
+  return pki.service.signAgentCertificate({
+    tenantId: t.defaultTenantId,
+    agentId: 'a1',
+    publicKeySpkiDer: csr.publicKeySpkiDer,
+    keyAlgorithm: csr.keyAlgorithm,
+    commonName: csr.instanceUid ?? 'a1',
+  });
+}
+
+describe('issuance for a verified CSR', () => {
   it('N-18, N-19: verifies a CSR and issues for its key', async () => {
-    const cert = await verifyCsrAndIssue(pki.service, {
-      tenantId: t.defaultTenantId,
-      agentId: 'a1',
-      csr: csrPem,
-    });
+    const cert = await verifyAndIssue(csrPem);
     const csrKey = execFileSync('/usr/bin/openssl', [
       'req',
       '-in',
@@ -60,24 +67,8 @@ describe('CSR issuance benchmark hook', () => {
   it('N-18: refuses a CSR whose signature does not verify', async () => {
     const der = Buffer.from(csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     der.writeUInt8(der.readUInt8(der.length - 5) ^ 0xff, der.length - 5);
-    await expect(
-      verifyCsrAndIssue(pki.service, { tenantId: t.defaultTenantId, agentId: 'a1', csr: der }),
-    ).rejects.toMatchObject({ code: expect.stringMatching(/bad_signature|malformed/) });
-  });
-
-  it('measures a batch and reports its size', async () => {
-    const requests = Array.from({ length: 6 }, (_, i) => ({
-      tenantId: t.defaultTenantId,
-      agentId: `a${i}`,
-      csr: csrPem,
-    }));
-    let tick = 0;
-    const result = await measureCsrIssuance(pki.service, requests, {
-      concurrency: 3,
-      now: () => (tick += 500),
+    await expect(verifyAndIssue(der)).rejects.toMatchObject({
+      code: expect.stringMatching(/bad_signature|malformed/),
     });
-    expect(result.count).toBe(6);
-    expect(result.seconds).toBe(0.5);
-    expect(result.perSecond).toBe(12);
   });
 });
