@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { DEFAULT_TENANT_ID } from '@ampora/db';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AgentCapability,
@@ -6,6 +7,7 @@ import {
   ServerToAgentFlag,
   ServerToAgentSchema,
   fromBinary,
+  uuidToString,
 } from '@ampora/opamp';
 import { auditRows } from '../support/audit-rows.js';
 import { eventually } from '../support/eventually.js';
@@ -100,6 +102,28 @@ describe('a failure of the server while it handles a message', () => {
     expect(server.logs.some((l) => l.includes('OpAMP message could not be processed'))).toBe(true);
     steady.close();
     hit.close();
+  });
+
+  it('still refuses an enrolled agent’s uid to an anonymous stream after a failed ownership check', async () => {
+    const uid = newUid();
+    await server.database.owner.transaction().execute(async (tx) => {
+      await sql`select set_config('app.tenant_id', ${DEFAULT_TENANT_ID}, true)`.execute(tx);
+      await sql`insert into agent_identities (tenant_id, id, instance_uid, key_origin, enrolled_at)
+        values (${DEFAULT_TENANT_ID}, ${uuidToString(newUid())}, ${Buffer.from(uid)}, 'server', now())`.execute(
+        tx,
+      );
+    });
+    await fault('agent_identities', 'select');
+    const impostor = await RawWsAgent.connect(server.opampWsUrl);
+    impostor.send({ instanceUid: uid, sequenceNum: 0n, capabilities: BigInt(CAPS) });
+    expect((await impostor.waitFor(1)).errorResponse?.type).toBe(unavailable);
+
+    for (const g of grants.splice(0)) await asOwner(server, g);
+    impostor.send({ instanceUid: uid, sequenceNum: 1n, capabilities: BigInt(CAPS) });
+    const refused = await impostor.waitFor(2);
+    expect(refused.errorResponse?.type).toBe(ServerErrorResponseType.ServerErrorResponseType_BadRequest);
+    expect(refused.errorResponse?.errorMessage).toMatch(/belongs to an enrolled agent/);
+    expect(await impostor.waitForClose()).toBe(1008);
   });
 
   it('answers an HTTP poll with 503, Retry-After and Unavailable, and 200 once the fault passes', async () => {

@@ -146,7 +146,8 @@ export function createAgentHub(deps: AgentHubDeps) {
 
   async function process(entry: HubEntry, msg: ValidAgentToServer): Promise<HubReply> {
     const now = deps.clock.now();
-    const first = entry.lastMessageAt === 0;
+    const previousMessageAt = entry.lastMessageAt;
+    const first = previousMessageAt === 0;
     entry.lastMessageAt = now.getTime();
 
     let inbound: Inbound | undefined;
@@ -176,6 +177,9 @@ export function createAgentHub(deps: AgentHubDeps) {
         'OpAMP message could not be processed',
       );
       deps.metrics.framesRejected.inc({ reason: 'server_error' });
+      // A message the session never took did not happen: the next one is checked as the first,
+      // so a failed check of whether its uid belongs to an enrolled agent is made again.
+      if (!inbound) entry.lastMessageAt = previousMessageAt;
       return {
         reply: inbound
           ? inbound.reject('unavailable', SERVER_FAILURE_MESSAGE, deps.retryAfterSeconds * 1000)
