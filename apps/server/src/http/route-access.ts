@@ -26,6 +26,13 @@ declare module 'fastify' {
     /** Every route and its access rule, in registration order (HEAD routes left out). */
     routeAccessList(): readonly RouteAccessEntry[];
   }
+  interface FastifyRequest {
+    /**
+     * A second, stricter action inside a route whose own rule let the caller in. It goes through
+     * the same authorizer as the route's rule, so a refusal is answered and audited the same way.
+     */
+    authorize(action: string): Promise<void>;
+  }
 }
 
 /** Resolves the caller of a request, or throws a 401 problem. */
@@ -65,6 +72,9 @@ export function installRouteAccess(
 ) {
   const table: RouteAccessEntry[] = [];
   app.decorate('routeAccessList', () => table);
+  app.decorateRequest('authorize', function (this: FastifyRequest, action: string) {
+    return control().authorize(this, action);
+  });
   app.addHook('onRoute', (route) => {
     if (!route.config?.access) {
       const granted = options.anonymousPrefixes?.find((p) => route.url.startsWith(p.prefix));

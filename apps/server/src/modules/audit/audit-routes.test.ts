@@ -16,6 +16,8 @@ let app: App;
 let tenant: string;
 let otherTenant: string;
 const DAY = 86_400_000;
+/** Every action the route layer asked the authorizer about. */
+const authorized: string[] = [];
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -32,7 +34,16 @@ beforeAll(async () => {
     ids: uuidv7Ids,
     isReady: async () => true,
     modules: [auditRoutes(createAuditService({ db: t.db, audit: recorder, signingKeys }))],
-    access: () => headerAccess(() => tenant),
+    access: () => {
+      const access = headerAccess(() => tenant);
+      return {
+        ...access,
+        authorize: async (request, action) => {
+          authorized.push(action);
+          await access.authorize(request, action);
+        },
+      };
+    },
   });
   const old = testRecorder(new Date(Date.now() - 200 * DAY)).recorder;
   await record(t.db, old, userContext(tenant), [
@@ -67,11 +78,14 @@ describe('GET /api/audit/events', () => {
   });
 
   it('refuses the archive to a Viewer and an Operator, with no trace of a read', async () => {
+    authorized.length = 0;
     for (const role of ['viewer', 'operator']) {
       const res = await get('/api/audit/events?includeArchive=true', { 'x-role': role });
       expect(res.status).toBe(403);
       expect(res.body.type).toMatch(/forbidden$/);
     }
+    // Refused by the server's one authorizer (which audits refusals), not by a check of its own.
+    expect(authorized.filter((a) => a === 'audit:archive:read')).toHaveLength(2);
     const log = await get('/api/audit/events?action=audit.archive.read', { 'x-role': 'admin' });
     expect(log.body.items).toEqual([]);
   });

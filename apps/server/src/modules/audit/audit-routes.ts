@@ -1,20 +1,9 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { decide } from '@ampora/authz';
-import { principalOf, type Principal } from '../../http/principal.js';
-import { problems } from '../../http/problem.js';
+import { principalOf } from '../../http/principal.js';
 import { requestAuditContext } from './audit-recorder.js';
 import { AuditEventList, AuditVerifyResult, ListAuditEventsQuery } from './audit-schemas.js';
 import type { AuditService } from './audit-service.js';
-
-/** A second, stricter action inside a route: the route's own rule has already let the caller in. */
-function assertAllowed(request: FastifyRequest, principal: Principal, action: string) {
-  const decision = decide(principal, action, {
-    tenantId: principal.tenantId,
-    request: { method: request.method, path: request.url.split('?')[0]! },
-  });
-  if (!decision.allowed) throw problems.forbidden(`${action} is required`);
-}
 
 export function auditRoutes(service: AuditService) {
   return async function routes(fastify: FastifyInstance) {
@@ -35,7 +24,7 @@ export function auditRoutes(service: AuditService) {
       },
       async (request) => {
         const principal = principalOf(request);
-        if (request.query.includeArchive) assertAllowed(request, principal, 'audit:archive:read');
+        if (request.query.includeArchive) await request.authorize('audit:archive:read');
         return service.list(requestAuditContext(request, principal), request.query);
       },
     );
