@@ -87,7 +87,7 @@ export function identitiesModule(ctx: ServerContext, deps: IdentitiesModuleDeps)
     authenticateAgent,
     ...(plaintext ? {} : { opampServer: () => tls.createServer() }),
     async start() {
-      if (plaintext) await tls.refreshBundle();
+      if (plaintext) await tls.watchBundle();
     },
     stop() {
       tls.stop();

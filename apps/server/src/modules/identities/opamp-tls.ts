@@ -72,23 +72,32 @@ export function createOpampTls(deps: OpampTlsDeps) {
     }
   }
 
+  /** Runs `load` now and then periodically, so rotations and renewals are picked up. */
+  async function keepLoading(load: () => Promise<void>, what: string) {
+    await load();
+    timer = setInterval(
+      () => void load().catch((err) => deps.logger.error({ err }, `could not reload ${what}`)),
+      deps.refreshMs ?? 60_000,
+    );
+    timer.unref();
+  }
+
   return {
     async createServer(): Promise<Server> {
-      await refresh();
+      await keepLoading(refresh, 'OpAMP TLS material');
       server = createServer(contextOptions());
-      timer = setInterval(
-        () =>
-          void refresh().catch((err) => deps.logger.error({ err }, 'could not reload OpAMP TLS material')),
-        deps.refreshMs ?? 60_000,
-      );
-      timer.unref();
       return server;
     },
     /** Re-reads now (after a CA rotation), rather than at the next tick. */
     refresh,
-    /** Without a TLS listener (plaintext experiments) only the trust bundle is needed, for offers. */
-    async refreshBundle() {
-      trustBundle = await deps.pki.trustBundlePem();
+    /**
+     * Without a TLS listener (plaintext experiments) only the trust bundle is needed, for offers;
+     * it follows rotations as the TLS material does.
+     */
+    async watchBundle() {
+      await keepLoading(async () => {
+        trustBundle = await deps.pki.trustBundlePem();
+      }, 'the trust bundle');
     },
     trustBundle: () => trustBundle,
     serverCaPem: () => material?.serverCaPem,
